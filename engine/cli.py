@@ -1,0 +1,244 @@
+"""``lanterna``: index folders and search them by meaning from the command line.
+
+Tests and scripts drive this surface, so its commands and JSON output stay stable. User errors
+print one line on stderr and exit with status 1 (2 for bad usage, 130 when interrupted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .errors import LanternaError
+from .paths import display
+
+log = logging.getLogger("lanterna")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lanterna",
+        description="Find your photos and documents by meaning, privately, on this machine.",
+    )
+    p.add_argument("--version", action="version", version=f"lanterna {__version__}")
+    p.add_argument("--data-dir", help="where the index lives (default: $LANTERNA_DATA_DIR or "
+                   "the user data folder)")
+    p.add_argument("--model", help="model folder (default: $LANTERNA_MODEL_DIR or DATA/model)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where the model runs (default: the GPU when usable, else the CPU)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = p.add_subparsers(dest="command", required=True, metavar="<command>")
+
+    folders = sub.add_parser("folders", help="add, remove or list watched folders")
+    fsub = folders.add_subparsers(dest="action", required=True, metavar="<action>")
+    fadd = fsub.add_parser("add", help="watch folders (they are indexed by `index` or `watch`)")
+    fadd.add_argument("paths", nargs="+", metavar="PATH")
+    frm = fsub.add_parser("remove", help="stop watching folders and forget their files")
+    frm.add_argument("paths", nargs="+", metavar="PATH")
+    fsub.add_parser("list", help="list watched folders")
+
+    idx = sub.add_parser("index", help="scan now, embed what is new or changed, then exit")
+    idx.add_argument("paths", nargs="*", metavar="PATH",
+                     help="watched folders to scan (default: all); new ones are added")
+    idx.add_argument("--retry-errors", action="store_true", help="try failed files again")
+    idx.add_argument("--reembed", action="store_true",
+                     help="drop all vectors and embed everything with the current model")
+
+    sub.add_parser("watch", help="index, then keep the index current until Ctrl+C")
+
+    srch = sub.add_parser("search", help="search by text, by image, or both")
+    srch.add_argument("text", nargs="?", default="", metavar="TEXT")
+    srch.add_argument("--image", metavar="FILE", help="find images like this one")
+    srch.add_argument("-k", type=int, default=20, metavar="N", help="how many files (default 20)")
+    srch.add_argument("--kind", choices=["image", "document"])
+    srch.add_argument("--folder", metavar="PATH", help="only files below this folder")
+    srch.add_argument("--from", dest="date_from", metavar="DATE", help="taken on or after")
+    srch.add_argument("--to", dest="date_to", metavar="DATE", help="taken on or before")
+    srch.add_argument("--json", action="store_true", help="print a JSON list")
+
+    st = sub.add_parser("status", help="what the index holds and which model runs where")
+    st.add_argument("--json", action="store_true")
+    return p
+
+
+class _Bar:
+    """A tqdm progress bar on stderr (silent when stderr is not a terminal)."""
+
+    def __init__(self, desc: str) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=0, desc=desc, unit="file", disable=None, file=sys.stderr)
+
+    def __call__(self, p: Any) -> None:
+        if self.bar.disable:
+            return
+        self.bar.total = p.total
+        self.bar.n = p.done
+        self.bar.set_postfix(errors=p.errors, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _cancel_on_sigint(event: threading.Event) -> None:
+    def handler(signum: int, frame: object) -> None:
+        if event.is_set():
+            raise KeyboardInterrupt
+        print("stopping… (Ctrl+C again to quit at once)", file=sys.stderr)
+        event.set()
+
+    signal.signal(signal.SIGINT, handler)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _cmd_folders(lib: Any, args: argparse.Namespace) -> int:
+    if args.action == "add":
+        for folder in lib.add_folders(args.paths):
+            print(f"watching {display(folder.path)}")
+    elif args.action == "remove":
+        dropped = lib.remove_folders(args.paths)
+        print(f"removed; {dropped} files forgotten")
+    else:
+        for folder in lib.folders():
+            note = "" if folder.status == "ok" else f"  ({folder.status}: {folder.error})"
+            print(f"{display(folder.path)}{note}")
+    return 0
+
+
+def _cmd_index(lib: Any, args: argparse.Namespace) -> int:
+    if args.paths:
+        lib.add_folders(args.paths)
+    elif not lib.folders():
+        raise LanternaError("no folders to index",
+                            "add one with `lanterna folders add PATH` or `lanterna index PATH`")
+    if args.reembed:
+        lib.reembed()
+    if args.retry_errors:
+        lib.retry_errors()
+    cancel = threading.Event()
+    _cancel_on_sigint(cancel)
+    bar = _Bar("indexing")
+    try:
+        report = lib.index(args.paths or None, cancel=cancel, progress=bar)
+    finally:
+        bar.close()
+    c, r = report.changes, report.run
+    print(
+        f"{c.added} new, {c.changed} changed, {c.moved} moved, {c.removed} removed; "
+        f"{r.embedded} embedded, {r.duplicates} copies, {r.unchanged} unchanged, "
+        f"{r.errors} errors" + (", cancelled" if r.cancelled else "")
+    )
+    for path, problem in report.problems:
+        print(f"warning: {display(path)}: {problem}", file=sys.stderr)
+    if r.busy:
+        print(f"warning: {r.busy} files kept changing and were left for later", file=sys.stderr)
+    return 130 if r.cancelled else 0
+
+
+def _cmd_watch(lib: Any, args: argparse.Namespace) -> int:
+    if not lib.folders():
+        raise LanternaError("no folders to watch", "add one with `lanterna folders add PATH`")
+    stop = threading.Event()
+    _cancel_on_sigint(stop)
+    bar = _Bar("indexing")
+
+    def changed(c: Any) -> None:
+        print(f"{c.added} new, {c.changed} changed, {c.moved} moved, {c.removed} removed",
+              file=sys.stderr)
+
+    print("watching; press Ctrl+C to stop", file=sys.stderr)
+    try:
+        lib.watch(stop, progress=bar, on_changes=changed)
+    finally:
+        bar.close()
+    return 0
+
+
+def _cmd_search(lib: Any, args: argparse.Namespace) -> int:
+    from .search import Query, parse_date
+
+    if not args.text.strip() and not args.image:
+        raise LanternaError("nothing to search for", "give a TEXT, an --image FILE, or both")
+    if args.image and not os.path.isfile(args.image):
+        raise LanternaError(f"no such image: {args.image}")
+    query = Query(
+        text=args.text, image=args.image, k=args.k, kind=args.kind,
+        folder=os.path.abspath(args.folder) if args.folder else None,
+        date_from=parse_date(args.date_from) if args.date_from else None,
+        date_to=parse_date(args.date_to, end=True) if args.date_to else None,
+    )
+    results = lib.search(query)
+    if args.json:
+        print(json.dumps([r.as_json() for r in results], ensure_ascii=False))
+        return 0
+    if not results:
+        print("no results", file=sys.stderr)
+    for r in results:
+        where = f"  p.{r.item}" if r.kind == "document" else ""
+        print(f"{r.score:6.3f}  {display(r.path)}{where}")
+    return 0
+
+
+def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
+    info = lib.status()
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+        return 0
+    f = info["files"]
+    print(f"index      {info['index']} ({info['db_bytes'] / 1e6:.1f} MB)")
+    print(f"files      {f['indexed']} indexed, {f['pending']} pending, {f['error']} errors")
+    print(f"vectors    {info['vectors']} × {info['dims']} dims")
+    if info["model"]:
+        m = info["model"]
+        print(f"model      {m['id']} {m['revision']} ({m['licence']}) in {info['model_dir']}")
+        print(f"provider   {info['provider']}" + (f" — {info['provider_note']}"
+                                                   if info.get("provider_note") else ""))
+    else:
+        print(f"model      {info['model_error']}")
+    for folder in info["folders"]:
+        note = "" if folder["status"] == "ok" else f" ({folder['status']})"
+        print(f"folder     {folder['path']}{note}")
+    for err in info["errors"]:
+        print(f"error      {err['path']}: {err['error']}")
+    return 0
+
+
+COMMANDS = {
+    "folders": _cmd_folders, "index": _cmd_index, "watch": _cmd_watch, "search": _cmd_search,
+    "status": _cmd_status,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from .library import Library
+
+    try:
+        with Library(args.data_dir, args.model, device=args.device) as lib:
+            return COMMANDS[args.command](lib, args)
+    except LanternaError as exc:
+        print(f"lanterna: {exc.one_line()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lanterna: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Opening the index database: a SQLite binding that can always load sqlite-vec.
+
+Python's own ``sqlite3`` often cannot load extensions (pyenv builds, macOS's system Python, some
+distributions), so the engine uses apsw, a maintained binding that ships a current SQLite (with
+FTS5) on Linux, macOS and Windows and always allows extension loading. One binding everywhere
+means one tested code path rather than a fallback that only some users exercise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import apsw
+import sqlite_vec
+
+from .errors import IndexError_
+from .migrations import LATEST, MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
+    """Open a connection with the index's pragmas and sqlite-vec loaded."""
+    flags = apsw.SQLITE_OPEN_READONLY if readonly else (
+        apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
+    )
+    try:
+        conn = apsw.Connection(str(path), flags=flags)
+        conn.setbusytimeout(BUSY_TIMEOUT_MS)
+        conn.enable_load_extension(True)
+        conn.load_extension(sqlite_vec.loadable_path())
+        conn.enable_load_extension(False)
+        if not readonly:
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except apsw.Error as exc:
+        raise IndexError_(
+            f"cannot open the index {path}: {exc}",
+            "check the data folder's permissions and free space",
+        ) from exc
+    return conn
+
+
+@contextmanager
+def transaction(conn: apsw.Connection) -> Iterator[apsw.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def user_version(conn: apsw.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchall()[0][0])
+
+
+def migrate(conn: apsw.Connection) -> int:
+    """Bring the schema to the latest version; refuse a newer database."""
+    current = user_version(conn)
+    if current > LATEST:
+        raise IndexError_(
+            f"the index was made by a newer Lanterna (schema {current}, this one knows {LATEST})",
+            "update Lanterna, or choose another data folder",
+        )
+    for version in range(current, LATEST):
+        with transaction(conn):
+            MIGRATIONS[version](conn)
+            conn.execute(f"PRAGMA user_version={version + 1}")
+        log.info("index schema migrated to version %d", version + 1)
+    return LATEST
+
+
+def check_integrity(conn: apsw.Connection) -> str | None:
+    """None when the database is sound, else SQLite's first complaint."""
+    rows = conn.execute("PRAGMA quick_check").fetchall()
+    first = str(rows[0][0]) if rows else "no answer"
+    return None if first == "ok" else first
+
+
+def set_aside(path: Path) -> Path:
+    """Move a damaged index (and its WAL files) out of the way, keeping a copy for the user."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    shutil.move(str(path), str(target))
+    for suffix in ("-wal", "-shm"):
+        side = Path(str(path) + suffix)
+        if side.exists():
+            shutil.move(str(side), str(target) + suffix)
+    return target
+
+
+def open_index(path: Path) -> apsw.Connection:
+    """Open (creating if needed) and migrate the index; a corrupt file is set aside and rebuilt."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    try:
+        problem = check_integrity(conn) if path.stat().st_size > 0 else None
+    except apsw.Error as exc:
+        problem = str(exc)
+    if problem is not None:
+        conn.close()
+        kept = set_aside(path)
+        log.error("the index was damaged (%s); kept a copy at %s and started afresh", problem, kept)
+        conn = connect(path)
+    migrate(conn)
+    return conn
+
+
+def rows(conn: apsw.Connection, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+    return list(conn.execute(sql, params).fetchall())
+
+
+def file_size(path: Path) -> int:
+    total = 0
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            total += os.path.getsize(str(path) + suffix)
+        except OSError:
+            pass
+    return total

@@ -1,0 +1,215 @@
+"""Running the two towers with ONNX Runtime: tokenise, batch, embed, truncate, normalise.
+
+Sessions load lazily under a lock; the CUDA provider is used when it loads and works, else the
+CPU provider, and :attr:`Embedder.provider` says which one actually runs (``get_device()`` is not
+trusted: onnxruntime-gpu reports a GPU even where CUDA failed to load). Every vector leaves this
+module truncated to 256 dims and L2-normalised, in :func:`truncate_normalise` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import ModelError
+from .model import STORED_DIMS, ModelFolder
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+log = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+def truncate_normalise(raw: npt.NDArray[Any], dims: int = STORED_DIMS) -> Vectors:
+    """Matryoshka: keep the first ``dims`` values and rescale to unit length."""
+    head = np.asarray(raw, dtype=np.float32)[:, :dims]
+    norms = np.linalg.norm(head, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(head / norms, dtype=np.float32)
+
+
+def default_threads() -> int:
+    """Leave a core for the GUI and the decoders."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+@dataclass
+class Stats:
+    """How much work the towers did; tests count these to prove what was not re-embedded."""
+
+    images: int = 0
+    texts: int = 0
+    image_batches: int = 0
+    text_batches: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class Embedder:
+    def __init__(
+        self, model: ModelFolder, *, device: str = "auto", threads: int | None = None,
+        batch_size: int = 8,
+    ) -> None:
+        if device not in ("auto", "cpu", "cuda"):
+            raise ModelError(f"unknown device {device!r}", "use auto, cpu or cuda")
+        self.model = model
+        self.device = device
+        self.threads = threads or default_threads()
+        self.batch_size = batch_size
+        self.stats = Stats()
+        self.provider_note = ""
+        self._lock = threading.Lock()
+        self._text: ort.InferenceSession | None = None
+        self._vision: ort.InferenceSession | None = None
+        self._tokenizer: Tokenizer | None = None
+        self._text_inputs: set[str] = set()
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def _providers(self) -> list[str]:
+        import onnxruntime as ort
+
+        available = ort.get_available_providers()
+        if self.device == "cpu":
+            return [CPU]
+        if CUDA in available:
+            return [CUDA, CPU]
+        if self.device == "cuda":
+            raise ModelError(
+                "the CUDA provider is not available in this onnxruntime",
+                "install the GPU build (onnxruntime-gpu) or use --device cpu",
+            )
+        return [CPU]
+
+    def _session(self, filename: str) -> ort.InferenceSession:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        # EXTENDED or higher: at BASIC the fp16 vision branch on CUDA returns one vector for all.
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        providers = self._providers()
+        if CUDA in providers:
+            try:
+                ort.preload_dlls()
+            except Exception as exc:  # noqa: BLE001 - best effort: the session says what failed
+                log.debug("preload_dlls: %s", exc)
+        path = self.model.file(filename)
+        try:
+            session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+            raise ModelError(f"cannot load {path.name}: {exc}",
+                             "the model folder may be damaged: download or import it again") from exc
+        used = session.get_providers()
+        if CUDA in providers and CUDA not in used:
+            self.provider_note = "CUDA was requested but could not start; running on the CPU"
+            if self.device == "cuda":
+                raise ModelError("the CUDA provider failed to start",
+                                 "check the NVIDIA driver and CUDA libraries, or use --device cpu")
+        elif CUDA not in providers:
+            self.provider_note = ("running on the CPU (no GPU build of onnxruntime)"
+                                  if self.device == "auto" else "running on the CPU as asked")
+        return session
+
+    def _ensure_text(self) -> tuple[ort.InferenceSession, Tokenizer]:
+        with self._lock:
+            if self._text is None or self._tokenizer is None:
+                from tokenizers import Tokenizer
+
+                try:
+                    tok = Tokenizer.from_file(str(self.model.file(self.model.text.tokenizer)))
+                except Exception as exc:  # noqa: BLE001
+                    raise ModelError(f"cannot read the tokenizer: {exc}") from exc
+                tok.no_padding()
+                tok.enable_truncation(self.model.text.max_tokens)
+                session = self._session(self.model.text.file)
+                self._text_inputs = {i.name for i in session.get_inputs()}
+                if "input_ids" not in self._text_inputs:
+                    raise ModelError("the text tower has no input named input_ids")
+                self._tokenizer, self._text = tok, session
+            return self._text, self._tokenizer
+
+    def _ensure_vision(self) -> ort.InferenceSession:
+        with self._lock:
+            if self._vision is None:
+                session = self._session(self.model.vision_file)
+                if "pixel_values" not in {i.name for i in session.get_inputs()}:
+                    raise ModelError("the vision tower has no input named pixel_values")
+                self._vision = session
+            return self._vision
+
+    @property
+    def provider(self) -> str:
+        """The provider that actually runs the loaded towers (loads the text tower if needed)."""
+        session = self._text or self._vision or self._ensure_text()[0]
+        return str(session.get_providers()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._text = self._vision = None
+            self._tokenizer = None
+
+    # -- embedding ---------------------------------------------------------------------------
+
+    def tokenize(self, texts: Sequence[str], *, query: bool) -> dict[str, npt.NDArray[np.int64]]:
+        _, tok = self._ensure_text()
+        prefix = self.model.text.query_prefix if query else ""
+        encodings = tok.encode_batch([prefix + t for t in texts])
+        longest = max((len(e.ids) for e in encodings), default=1) or 1
+        pad = self.model.text.pad_id
+        ids = np.full((len(texts), longest), pad, dtype=np.int64)
+        mask = np.zeros((len(texts), longest), dtype=np.int64)
+        for row, enc in enumerate(encodings):
+            ids[row, : len(enc.ids)] = enc.ids
+            mask[row, : len(enc.ids)] = 1
+        feeds = {"input_ids": ids}
+        if "attention_mask" in self._text_inputs:
+            feeds["attention_mask"] = mask
+        return feeds
+
+    def embed_texts(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
+        """Embed texts; ``query=True`` adds the model's query instruction (user queries only)."""
+        session, _ = self._ensure_text()
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            chunk = texts[start : start + self.batch_size]
+            raw = session.run([self.model.text.output], self.tokenize(chunk, query=query))[0]
+            out.append(truncate_normalise(raw))
+            with self.stats.lock:
+                self.stats.texts += len(chunk)
+                self.stats.text_batches += 1
+        if not out:
+            return np.zeros((0, STORED_DIMS), dtype=np.float32)
+        return np.concatenate(out)
+
+    def embed_query(self, text: str) -> Vectors:
+        return self.embed_texts([text], query=True)[0]
+
+    def embed_pixels(self, pixels: npt.NDArray[np.float32]) -> Vectors:
+        """Embed a batch of preprocessed images ``[n, 3, S, S]``."""
+        session = self._ensure_vision()
+        out = []
+        for start in range(0, len(pixels), self.batch_size):
+            chunk = np.ascontiguousarray(pixels[start : start + self.batch_size], dtype=np.float32)
+            raw = session.run([self.model.vision_output], {"pixel_values": chunk})[0]
+            out.append(truncate_normalise(raw))
+            with self.stats.lock:
+                self.stats.images += len(chunk)
+                self.stats.image_batches += 1
+        if not out:
+            return np.zeros((0, STORED_DIMS), dtype=np.float32)
+        return np.concatenate(out)

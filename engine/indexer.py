@@ -1,0 +1,292 @@
+"""Embedding what the scanner marked pending: read, hash, decode, embed in batches, write.
+
+A pool of decode threads reads ahead of the towers through a bounded window (memory depends on
+the batch and window sizes, never on the library's size), so inference is not starved by I/O.
+Each file is read once: the same bytes are hashed and decoded. A file whose content hash is
+unchanged is not re-embedded; one identical to a file already indexed gets that file's vectors.
+One bad file is recorded with its error and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .embedder import Embedder
+from .errors import DecodeError, FileVanishedError
+from .preprocess import ImageInfo, prepare
+from .scanner import bytes_hash, content_hash
+from .store import FileRow, Indexed, ItemVector, Store
+
+log = logging.getLogger(__name__)
+
+READ_IN_MEMORY = 64 * 1024 * 1024  # larger files are hashed and decoded from disk
+BUSY_ROUNDS = 3
+BUSY_WAIT_S = 1.0
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    errors: int
+    embedded: int
+    path: str | None
+    elapsed: float
+
+    @property
+    def eta(self) -> float | None:
+        if self.done == 0 or self.total <= self.done:
+            return None
+        return self.elapsed / self.done * (self.total - self.done)
+
+
+@dataclass
+class RunStats:
+    done: int = 0
+    embedded: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    vanished: int = 0
+    busy: int = 0
+    cancelled: bool = False
+
+
+# Outcomes of reading one file --------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    file: FileRow
+    digest: str
+    size: int
+    mtime_ns: int
+    pixels: npt.NDArray[np.float32]
+    info: ImageInfo
+
+
+@dataclass
+class _Unchanged:
+    file: FileRow
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class _Duplicate:
+    file: FileRow
+    source_id: int
+    digest: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class _Failed:
+    file: FileRow
+    message: str
+    size: int | None = None
+    mtime_ns: int | None = None
+
+
+@dataclass
+class _Vanished:
+    file: FileRow
+
+
+@dataclass
+class _Busy:
+    file: FileRow
+
+
+_Outcome = _Prepared | _Unchanged | _Duplicate | _Failed | _Vanished | _Busy
+
+
+class Indexer:
+    def __init__(
+        self, store: Store, embedder: Embedder | Callable[[], Embedder], *,
+        workers: int | None = None, batch_size: int | None = None,
+    ) -> None:
+        self.store = store
+        self._embedder = embedder
+        self.workers = workers or max(1, min(4, (os.cpu_count() or 2)))
+        self._batch_size = batch_size
+
+    @property
+    def embedder(self) -> Embedder:
+        if not isinstance(self._embedder, Embedder):
+            self._embedder = self._embedder()
+        return self._embedder
+
+    # -- reading (decode threads) ------------------------------------------------------------
+
+    def _read(self, file: FileRow) -> _Outcome:
+        path = file.path
+        try:
+            before = os.stat(path)
+            if not stat.S_ISREG(before.st_mode):
+                return _Failed(file, "not a regular file")
+            if before.st_size > READ_IN_MEMORY:
+                digest = content_hash(path)
+                source: str | bytes = path
+                length = before.st_size
+            else:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                digest = bytes_hash(data)
+                source = data
+                length = len(data)
+            after = os.stat(path)
+        except FileNotFoundError:
+            return _Vanished(file)
+        except PermissionError:
+            return _Failed(file, "permission denied")
+        except OSError as exc:
+            return _Failed(file, f"cannot read: {exc.strerror or exc}")
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
+            length != after.st_size
+        ):
+            return _Busy(file)  # still being written; read it again once it settles
+        size, mtime_ns = after.st_size, after.st_mtime_ns
+        if file.hash is not None and file.hash == digest:
+            return _Unchanged(file, size, mtime_ns)
+        source_id = self.store.indexed_with_hash(digest, file.id)
+        if source_id is not None:
+            return _Duplicate(file, source_id, digest, size, mtime_ns)
+        try:
+            pixels, info = prepare(source, self.embedder.model.vision)
+        except FileVanishedError:
+            return _Vanished(file)
+        except DecodeError as exc:
+            return _Failed(file, exc.detail, size, mtime_ns)
+        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the run
+            log.exception("unexpected error decoding %s", path)
+            return _Failed(file, f"unexpected error: {exc}", size, mtime_ns)
+        return _Prepared(file, digest, size, mtime_ns, pixels, info)
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(
+        self, *, cancel: threading.Event | None = None, pause: threading.Event | None = None,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> RunStats:
+        """Embed every pending file; returns when none is left, or when cancelled."""
+        cancel = cancel or threading.Event()
+        stats = RunStats()
+        embedder = self.embedder
+        batch_size = self._batch_size or embedder.batch_size
+        window = batch_size * 2 + self.workers
+        start = time.monotonic()
+        total = self.store.count_pending()
+        last_path: str | None = None
+
+        def report() -> None:
+            if progress is not None:
+                progress(Progress(stats.done, max(total, stats.done), stats.errors,
+                                  stats.embedded, last_path, time.monotonic() - start))
+
+        report()
+        busy: list[FileRow] = []
+        batch: list[_Prepared] = []
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="lanterna-decode") as pool:
+            for round_ in range(BUSY_ROUNDS + 1):
+                queue: deque[Future[_Outcome]] = deque()
+                source = self._pending_source(busy if round_ else None)
+                busy = []
+                exhausted = False
+                while not cancel.is_set():
+                    while not exhausted and len(queue) < window:
+                        nxt = next(source, None)
+                        if nxt is None:
+                            exhausted = True
+                        else:
+                            queue.append(pool.submit(self._read, nxt))
+                    if not queue:
+                        break
+                    outcome = queue.popleft().result()
+                    last_path = outcome.file.path
+                    if isinstance(outcome, _Prepared):
+                        batch.append(outcome)
+                        if len(batch) >= batch_size or (exhausted and not queue):
+                            self._flush(batch, stats)
+                            batch = []
+                    else:
+                        self._settle(outcome, stats, busy)
+                    if pause is not None:
+                        while pause.is_set() and not cancel.is_set():
+                            time.sleep(0.1)
+                    total = max(total, stats.done + len(queue) + len(batch))
+                    report()
+                if batch and not cancel.is_set():
+                    self._flush(batch, stats)
+                batch = []
+                if cancel.is_set():
+                    for fut in queue:
+                        fut.cancel()
+                    stats.cancelled = True
+                    break
+                if not busy:
+                    break
+                if round_ < BUSY_ROUNDS:
+                    cancel.wait(BUSY_WAIT_S)
+            stats.busy = len(busy)
+        report()
+        return stats
+
+    def _pending_source(self, only: list[FileRow] | None) -> Iterator[FileRow]:
+        if only is not None:
+            yield from only
+            return
+        after = 0
+        while True:
+            rows = self.store.pending(256, after_id=after)
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1].id
+
+    def _flush(self, batch: list[_Prepared], stats: RunStats) -> None:
+        pixels = np.stack([p.pixels for p in batch])
+        vectors = self.embedder.embed_pixels(pixels)
+        self.store.store_indexed([
+            Indexed(
+                file=p.file, items=[ItemVector(page=1, type="image", vector=vec)],
+                digest=p.digest, size=p.size, mtime_ns=p.mtime_ns, taken=p.info.taken,
+                width=p.info.width, height=p.info.height,
+            )
+            for p, vec in zip(batch, vectors, strict=True)
+        ])
+        stats.embedded += len(batch)
+        stats.done += len(batch)
+
+    def _settle(self, outcome: _Outcome, stats: RunStats, busy: list[FileRow]) -> None:
+        if isinstance(outcome, _Busy):
+            busy.append(outcome.file)
+            return
+        stats.done += 1
+        if isinstance(outcome, _Unchanged):
+            self.store.mark_unchanged(outcome.file.id, outcome.size, outcome.mtime_ns)
+            stats.unchanged += 1
+        elif isinstance(outcome, _Duplicate):
+            ok = self.store.copy_items(outcome.source_id, outcome.file, digest=outcome.digest,
+                                       size=outcome.size, mtime_ns=outcome.mtime_ns)
+            stats.duplicates += ok
+        elif isinstance(outcome, _Failed):
+            log.info("cannot index %s: %s", outcome.file.path, outcome.message)
+            self.store.mark_error(outcome.file.id, outcome.message, size=outcome.size,
+                                  mtime_ns=outcome.mtime_ns)
+            stats.errors += 1
+        elif isinstance(outcome, _Vanished):
+            self.store.delete_files([outcome.file.id])
+            stats.vanished += 1

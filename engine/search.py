@@ -1,0 +1,150 @@
+"""Queries: text, image, or both, to files ranked by meaning, with filters.
+
+The query becomes one unit vector (a text and an image query are averaged on the unit sphere),
+the store's KNN returns the nearest items, and items are grouped back to files: the best item of
+a file gives its score and the page that matched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from .embedder import Embedder
+from .errors import ConfigError
+from .paths import display
+from .preprocess import prepare
+from .store import MAX_KNN, Hit, Store
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str = ""
+    image: str | bytes | None = None  # a path, or raw image data (pasted or dragged)
+    k: int = 20
+    kind: str | None = None  # "image" or "document"
+    folder: str | None = None
+    date_from: float | None = None
+    date_to: float | None = None
+    exclude_file: int | None = None  # "find similar" leaves the file itself out
+
+
+@dataclass(frozen=True)
+class Result:
+    path: str
+    score: float
+    kind: str
+    item: int
+    file_id: int
+    type: str
+    snippet: str | None
+    taken: float | None
+
+    def as_json(self) -> dict[str, object]:
+        return {"path": display(self.path), "score": round(self.score, 6), "kind": self.kind,
+                "item": self.item}
+
+
+def parse_date(text: str, *, end: bool = False) -> float:
+    """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` (local time) to a timestamp; ``end`` rounds up."""
+    for fmt, step in (("%Y-%m-%d", "day"), ("%Y-%m", "month"), ("%Y", "year")):
+        try:
+            start = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if not end:
+            return start.timestamp()
+        if step == "day":
+            nxt = datetime.fromordinal(start.toordinal() + 1)
+        elif step == "month":
+            nxt = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+        else:
+            nxt = start.replace(year=start.year + 1)
+        return nxt.timestamp() - 1e-3
+    raise ConfigError(f"cannot read the date {text!r}", "use YYYY, YYYY-MM or YYYY-MM-DD")
+
+
+def combine(vectors: Sequence[npt.NDArray[np.float32]]) -> npt.NDArray[np.float32]:
+    total = np.sum(np.stack(vectors), axis=0).astype(np.float32)
+    norm = float(np.linalg.norm(total))
+    if norm == 0.0:
+        return vectors[0]
+    return (total / norm).astype(np.float32)
+
+
+class Searcher:
+    def __init__(self, store: Store, embedder: Embedder) -> None:
+        self.store = store
+        self.embedder = embedder
+
+    def query_vector(self, query: Query) -> npt.NDArray[np.float32]:
+        parts = []
+        if query.text.strip():
+            parts.append(self.embedder.embed_query(query.text.strip()))
+        if query.image is not None:
+            pixels, _ = prepare(query.image, self.embedder.model.vision)
+            parts.append(self.embedder.embed_pixels(pixels[None])[0])
+        if not parts:
+            raise ConfigError("nothing to search for", "give a text, an image, or both")
+        return combine(parts)
+
+    def search(self, query: Query) -> list[Result]:
+        return self.search_vector(self.query_vector(query), query)
+
+    def similar(self, file_id: int, query: Query) -> list[Result]:
+        """Files like an indexed one, from its stored vectors (no decoding, no tower)."""
+        vectors = self.store.item_vectors(file_id)
+        if not vectors:
+            raise ConfigError("that file has no vectors yet", "wait until it is indexed")
+        q = Query(**{**query.__dict__, "exclude_file": file_id})
+        return self.search_vector(combine(vectors), q)
+
+    def _folder_scope(self, folder: str | None) -> tuple[list[int] | None, str | None]:
+        if folder is None:
+            return None, None
+        target = os.path.abspath(folder)
+        ids = []
+        prefix = None
+        for f in self.store.folders():
+            if f.path == target or target.startswith(f.path.rstrip(os.sep) + os.sep):
+                ids.append(f.id)  # the filter lies inside this watched folder
+                if f.path != target:
+                    prefix = target
+            elif f.path.startswith(target.rstrip(os.sep) + os.sep):
+                ids.append(f.id)  # a watched folder inside the filter
+        return ids, prefix
+
+    def search_vector(self, vector: npt.NDArray[np.float32], query: Query) -> list[Result]:
+        if query.k <= 0:
+            return []
+        folder_ids, prefix = self._folder_scope(query.folder)
+        fetch = max(query.k * 4, 32)
+        while True:
+            scored = self.store.knn(
+                vector, fetch, kind=query.kind, folder_ids=folder_ids,
+                taken_from=query.date_from, taken_to=query.date_to,
+            )
+            results = self._group(self.store.hits(scored), query, prefix)
+            if len(results) >= query.k or len(scored) < fetch or fetch >= MAX_KNN:
+                return results[: query.k]
+            fetch = min(fetch * 4, MAX_KNN)
+
+    @staticmethod
+    def _group(hits: list[Hit], query: Query, prefix: str | None) -> list[Result]:
+        best: dict[int, Hit] = {}
+        for hit in hits:  # best first, so the first hit of a file is its best item
+            if hit.file_id == query.exclude_file or hit.file_id in best:
+                continue
+            if prefix and not hit.path.startswith(prefix.rstrip(os.sep) + os.sep):
+                continue
+            best[hit.file_id] = hit
+        return [
+            Result(path=h.path, score=1.0 - h.distance, kind=h.kind, item=h.page,
+                   file_id=h.file_id, type=h.type, snippet=h.text, taken=h.taken)
+            for h in best.values()
+        ]

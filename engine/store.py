@@ -1,0 +1,540 @@
+"""The index: folders, files, items and their vectors in one SQLite file.
+
+One writer connection, guarded by a lock and used in short ``BEGIN IMMEDIATE`` transactions; each
+reading thread gets its own connection, so a query never waits for the indexer (WAL mode).
+Vectors live in a sqlite-vec ``vec0`` table keyed by item id; ``kind``, ``folder_id`` and
+``taken`` are metadata columns so that KNN can filter on them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import apsw
+import numpy as np
+import numpy.typing as npt
+
+from . import db
+from .errors import IndexError_
+from .migrations import VECTOR_DIMS
+from .paths import from_bytes, to_bytes
+
+PENDING = "pending"
+INDEXED = "indexed"
+ERROR = "error"
+
+MAX_KNN = 4096  # sqlite-vec's limit on k
+
+
+@dataclass(frozen=True)
+class Folder:
+    id: int
+    path: str
+    status: str
+    error: str | None
+    last_scan: float | None
+
+
+@dataclass
+class FileRow:
+    id: int
+    folder_id: int
+    path: str
+    size: int
+    mtime_ns: int
+    hash: str | None
+    kind: str
+    status: str
+    error: str | None = None
+    taken: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class ItemVector:
+    """One embedded item of a file: a page render or photo (type "image") or a text chunk."""
+
+    page: int
+    type: str
+    vector: npt.NDArray[np.float32]
+    text: str | None = None
+
+
+@dataclass
+class Indexed:
+    """A file's embedded items and what was learnt while reading it."""
+
+    file: FileRow
+    items: Sequence[ItemVector]
+    digest: str
+    size: int
+    mtime_ns: int
+    taken: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    item_id: int
+    file_id: int
+    path: str
+    kind: str
+    page: int
+    type: str
+    text: str | None
+    distance: float
+    taken: float | None
+
+
+_FILE_COLS = "id, folder_id, path, size, mtime_ns, hash, kind, status, error, taken, width, height"
+
+
+def _file_row(row: Sequence[Any]) -> FileRow:
+    return FileRow(
+        id=row[0], folder_id=row[1], path=from_bytes(row[2]), size=row[3], mtime_ns=row[4],
+        hash=row[5], kind=row[6], status=row[7], error=row[8], taken=row[9], width=row[10],
+        height=row[11],
+    )
+
+
+def _blob(vector: npt.NDArray[np.float32]) -> bytes:
+    arr = np.ascontiguousarray(vector, dtype=np.float32)
+    if arr.shape != (VECTOR_DIMS,):
+        raise ValueError(f"expected a {VECTOR_DIMS}-d vector, got shape {arr.shape}")
+    return arr.tobytes()
+
+
+def _placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer = db.open_index(path)
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[apsw.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+
+    # -- connections -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            with self._readers_lock:
+                for conn in self._readers:
+                    conn.close()
+                self._readers.clear()
+            try:
+                self._writer.execute("PRAGMA optimize")
+            except apsw.Error:
+                pass
+            self._writer.close()
+
+    def reader(self) -> apsw.Connection:
+        conn: apsw.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise IndexError_("the index is closed")
+            conn = db.connect(self.path)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[apsw.Connection]:
+        with self._lock:
+            if self._closed:
+                raise IndexError_("the index is closed")
+            try:
+                with db.transaction(self._writer) as conn:
+                    yield conn
+            except apsw.FullError as exc:
+                raise IndexError_(
+                    "the disk holding the index is full; nothing was lost",
+                    "free some space and run the indexer again",
+                ) from exc
+
+    def _read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        return db.rows(self.reader(), sql, params)
+
+    # -- meta and settings -------------------------------------------------------------------
+
+    def meta(self) -> dict[str, str]:
+        return {k: v for k, v in self._read("SELECT key, value FROM meta")}
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self.write() as conn:
+            for key, value in values.items():
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES(?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (key, value),
+                )
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        rows = self._read("SELECT value FROM settings WHERE key=?", (key,))
+        return json.loads(rows[0][0]) if rows else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO settings(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    # -- folders -----------------------------------------------------------------------------
+
+    def folders(self) -> list[Folder]:
+        return [
+            Folder(id=r[0], path=from_bytes(r[1]), status=r[2], error=r[3], last_scan=r[4])
+            for r in self._read("SELECT id, path, status, error, last_scan FROM folders ORDER BY path")
+        ]
+
+    def add_folder(self, path: str) -> int:
+        with self.write() as conn:
+            raw = to_bytes(path)
+            row = conn.execute("SELECT id FROM folders WHERE path=?", (raw,)).fetchall()
+            if row:
+                return int(row[0][0])
+            conn.execute("INSERT INTO folders(path, added) VALUES(?, ?)", (raw, time.time()))
+            return int(conn.last_insert_rowid())
+
+    def absorb_folder(self, child_id: int, parent_id: int) -> None:
+        """A parent of a watched folder was added: the child's files now belong to the parent."""
+        with self.write() as conn:
+            conn.execute("UPDATE files SET folder_id=? WHERE folder_id=?", (parent_id, child_id))
+            conn.execute("UPDATE vec_items SET folder_id=? WHERE folder_id=?", (parent_id, child_id))
+            conn.execute("DELETE FROM folders WHERE id=?", (child_id,))
+
+    def remove_folder(self, folder_id: int) -> int:
+        """Forget a folder, its files and their vectors; returns how many files were dropped."""
+        with self.write() as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM files WHERE folder_id=?", (folder_id,))]
+            self._delete_files(conn, ids)
+            conn.execute("DELETE FROM folders WHERE id=?", (folder_id,))
+            return len(ids)
+
+    def set_folder_status(
+        self, folder_id: int, status: str, error: str | None = None, scanned: bool = False
+    ) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE folders SET status=?, error=?, last_scan=CASE WHEN ? THEN ? ELSE last_scan END "
+                "WHERE id=?",
+                (status, error, scanned, time.time(), folder_id),
+            )
+
+    # -- files -------------------------------------------------------------------------------
+
+    def files_in_folder(self, folder_id: int) -> dict[str, FileRow]:
+        rows = self._read(f"SELECT {_FILE_COLS} FROM files WHERE folder_id=?", (folder_id,))
+        return {r.path: r for r in map(_file_row, rows)}
+
+    def files_by_path(self, paths: Iterable[str]) -> dict[str, FileRow]:
+        out: dict[str, FileRow] = {}
+        raws = [to_bytes(p) for p in paths]
+        for start in range(0, len(raws), 500):
+            chunk = raws[start : start + 500]
+            rows = self._read(
+                f"SELECT {_FILE_COLS} FROM files WHERE path IN ({_placeholders(len(chunk))})", chunk
+            )
+            out.update((r.path, r) for r in map(_file_row, rows))
+        return out
+
+    def files_under(self, prefix: str) -> list[FileRow]:
+        """Files whose path lies below the directory ``prefix``."""
+        raw = to_bytes(prefix.rstrip("/\\"))
+        sep = os.sep.encode()
+        lo = raw + sep
+        hi = raw + bytes([sep[0] + 1])  # every path that starts with raw + sep sorts below this
+        rows = self._read(
+            f"SELECT {_FILE_COLS} FROM files WHERE path >= ? AND path < ?", (lo, hi)
+        )
+        return [_file_row(r) for r in rows]
+
+    def file(self, file_id: int) -> FileRow | None:
+        rows = self._read(f"SELECT {_FILE_COLS} FROM files WHERE id=?", (file_id,))
+        return _file_row(rows[0]) if rows else None
+
+    def add_files(self, entries: Iterable[tuple[int, str, int, int, str]]) -> None:
+        """Insert pending files: (folder_id, path, size, mtime_ns, kind)."""
+        with self.write() as conn:
+            for folder_id, path, size, mtime_ns, kind in entries:
+                conn.execute(
+                    "INSERT INTO files(folder_id, path, name, size, mtime_ns, kind, status) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(path) DO UPDATE SET size=excluded.size, "
+                    "mtime_ns=excluded.mtime_ns, status=excluded.status, error=NULL, attempts=0",
+                    (folder_id, to_bytes(path), Path(path).name, size, mtime_ns, kind, PENDING),
+                )
+
+    def mark_changed(self, changes: Iterable[tuple[int, int, int]]) -> None:
+        """(file_id, size, mtime_ns): the file differs on disk; the indexer will look at it."""
+        with self.write() as conn:
+            for file_id, size, mtime_ns in changes:
+                conn.execute(
+                    "UPDATE files SET size=?, mtime_ns=?, status=?, error=NULL, attempts=0 "
+                    "WHERE id=?",
+                    (size, mtime_ns, PENDING, file_id),
+                )
+
+    def move_file(self, file_id: int, folder_id: int, new_path: str, size: int, mtime_ns: int) -> None:
+        """A file was moved or renamed: its row, items and vectors follow it."""
+        with self.write() as conn:
+            self._move(conn, file_id, folder_id, new_path, size, mtime_ns)
+
+    def _move(
+        self, conn: apsw.Connection, file_id: int, folder_id: int, new_path: str, size: int,
+        mtime_ns: int,
+    ) -> None:
+        raw = to_bytes(new_path)
+        clash = conn.execute("SELECT id FROM files WHERE path=? AND id<>?", (raw, file_id)).fetchall()
+        if clash:
+            self._delete_files(conn, [clash[0][0]])
+        conn.execute(
+            "UPDATE files SET folder_id=?, path=?, name=?, size=?, mtime_ns=? WHERE id=?",
+            (folder_id, raw, Path(new_path).name, size, mtime_ns, file_id),
+        )
+        conn.execute("UPDATE vec_items SET folder_id=? WHERE item_id IN "
+                     "(SELECT id FROM items WHERE file_id=?)", (folder_id, file_id))
+
+    def move_tree(self, old_dir: str, new_dir: str, folder_id: int) -> int:
+        """A directory was renamed: every file below it keeps its vectors under the new path."""
+        old = old_dir.rstrip("/\\")
+        new = new_dir.rstrip("/\\")
+        moved = self.files_under(old)
+        with self.write() as conn:
+            for row in moved:
+                target = new + row.path[len(old):]
+                self._move(conn, row.id, folder_id, target, row.size, row.mtime_ns)
+        return len(moved)
+
+    def delete_files(self, file_ids: Sequence[int]) -> None:
+        with self.write() as conn:
+            self._delete_files(conn, file_ids)
+
+    def _delete_files(self, conn: apsw.Connection, file_ids: Sequence[int]) -> None:
+        ids = list(file_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = _placeholders(len(chunk))
+            conn.execute(
+                f"DELETE FROM vec_items WHERE item_id IN "
+                f"(SELECT id FROM items WHERE file_id IN ({marks}))",
+                chunk,
+            )
+            conn.execute(f"DELETE FROM files WHERE id IN ({marks})", chunk)
+
+    def pending(self, limit: int, after_id: int = 0) -> list[FileRow]:
+        rows = self._read(
+            f"SELECT {_FILE_COLS} FROM files WHERE status=? AND id>? ORDER BY id LIMIT ?",
+            (PENDING, after_id, limit),
+        )
+        return [_file_row(r) for r in rows]
+
+    def count_pending(self) -> int:
+        return int(self._read("SELECT count(*) FROM files WHERE status=?", (PENDING,))[0][0])
+
+    def indexed_with_hash(self, digest: str, exclude_id: int) -> int | None:
+        rows = self._read(
+            "SELECT id FROM files WHERE hash=? AND status=? AND id<>? LIMIT 1",
+            (digest, INDEXED, exclude_id),
+        )
+        return int(rows[0][0]) if rows else None
+
+    # -- results of indexing -----------------------------------------------------------------
+
+    def store_indexed(self, results: Sequence[Indexed]) -> None:
+        """Write a batch of embedded files in one transaction."""
+        if not results:
+            return
+        with self.write() as conn:
+            for res in results:
+                res.file.taken = res.taken
+                self._replace_items(conn, res.file, res.items)
+                conn.execute(
+                    "UPDATE files SET status=?, error=NULL, hash=?, size=?, mtime_ns=?, taken=?, "
+                    "width=?, height=?, indexed_at=? WHERE id=?",
+                    (INDEXED, res.digest, res.size, res.mtime_ns, res.taken, res.width,
+                     res.height, time.time(), res.file.id),
+                )
+
+    def _replace_items(self, conn: apsw.Connection, file: FileRow, items: Sequence[ItemVector]) -> None:
+        conn.execute(
+            "DELETE FROM vec_items WHERE item_id IN (SELECT id FROM items WHERE file_id=?)",
+            (file.id,),
+        )
+        conn.execute("DELETE FROM items WHERE file_id=?", (file.id,))
+        taken = int(file.taken or file.mtime_ns // 1_000_000_000)
+        for item in items:
+            conn.execute(
+                "INSERT INTO items(file_id, page, type, text) VALUES(?, ?, ?, ?)",
+                (file.id, item.page, item.type, item.text),
+            )
+            item_id = conn.last_insert_rowid()
+            conn.execute(
+                "INSERT INTO vec_items(item_id, embedding, kind, folder_id, taken) "
+                "VALUES(?, ?, ?, ?, ?)",
+                (item_id, _blob(item.vector), file.kind, file.folder_id, taken),
+            )
+
+    def copy_items(self, source_id: int, target: FileRow, *, digest: str, size: int,
+                   mtime_ns: int) -> bool:
+        """Give ``target`` the items and vectors of an identical file; False if it went away."""
+        with self.write() as conn:
+            src = conn.execute(
+                "SELECT taken, width, height FROM files WHERE id=? AND status=?", (source_id, INDEXED)
+            ).fetchall()
+            if not src:
+                return False
+            taken, width, height = src[0]
+            items = [
+                ItemVector(page=r[0], type=r[1], text=r[2],
+                           vector=np.frombuffer(r[3], dtype=np.float32))
+                for r in conn.execute(
+                    "SELECT i.page, i.type, i.text, v.embedding FROM items i "
+                    "JOIN vec_items v ON v.item_id = i.id WHERE i.file_id=? ORDER BY i.id",
+                    (source_id,),
+                )
+            ]
+            target.taken = taken
+            self._replace_items(conn, target, items)
+            conn.execute(
+                "UPDATE files SET status=?, error=NULL, hash=?, size=?, mtime_ns=?, taken=?, "
+                "width=?, height=?, indexed_at=? WHERE id=?",
+                (INDEXED, digest, size, mtime_ns, taken, width, height, time.time(), target.id),
+            )
+            return True
+
+    def mark_unchanged(self, file_id: int, size: int, mtime_ns: int) -> None:
+        """Touched but identical content: record the new stat, keep the vectors."""
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE files SET status=?, error=NULL, size=?, mtime_ns=? WHERE id=?",
+                (INDEXED, size, mtime_ns, file_id),
+            )
+
+    def mark_error(self, file_id: int, message: str, *, size: int | None = None,
+                   mtime_ns: int | None = None, digest: str | None = None) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "DELETE FROM vec_items WHERE item_id IN (SELECT id FROM items WHERE file_id=?)",
+                (file_id,),
+            )
+            conn.execute("DELETE FROM items WHERE file_id=?", (file_id,))
+            conn.execute(
+                "UPDATE files SET status=?, error=?, attempts=attempts+1, "
+                "size=coalesce(?, size), mtime_ns=coalesce(?, mtime_ns), hash=coalesce(?, hash) "
+                "WHERE id=?",
+                (ERROR, message, size, mtime_ns, digest, file_id),
+            )
+
+    def retry_errors(self) -> int:
+        with self.write() as conn:
+            conn.execute("UPDATE files SET status=?, error=NULL WHERE status=?", (PENDING, ERROR))
+            return int(conn.changes())
+
+    def clear_vectors(self) -> None:
+        """Drop every vector and mark every file for embedding again (a new model)."""
+        with self.write() as conn:
+            conn.execute("DELETE FROM vec_items")
+            conn.execute("DELETE FROM items")
+            conn.execute("UPDATE files SET status=?, error=NULL, attempts=0", (PENDING,))
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def knn(
+        self, query: npt.NDArray[np.float32], k: int, *, kind: str | None = None,
+        folder_ids: Sequence[int] | None = None, taken_from: float | None = None,
+        taken_to: float | None = None,
+    ) -> list[tuple[int, float]]:
+        where = ["embedding MATCH ?", "k = ?"]
+        params: list[Any] = [_blob(query), min(k, MAX_KNN)]
+        if kind:
+            where.append("kind = ?")
+            params.append(kind)
+        if folder_ids is not None:
+            if not folder_ids:
+                return []
+            where.append(f"folder_id IN ({_placeholders(len(folder_ids))})")
+            params.extend(folder_ids)
+        if taken_from is not None:
+            where.append("taken >= ?")
+            params.append(int(taken_from))
+        if taken_to is not None:
+            where.append("taken <= ?")
+            params.append(int(taken_to))
+        sql = f"SELECT item_id, distance FROM vec_items WHERE {' AND '.join(where)} ORDER BY distance"
+        return [(int(r[0]), float(r[1])) for r in self._read(sql, params)]
+
+    def hits(self, scored: Sequence[tuple[int, float]]) -> list[Hit]:
+        if not scored:
+            return []
+        ids = [item_id for item_id, _ in scored]
+        rows = self._read(
+            "SELECT i.id, f.id, f.path, f.kind, i.page, i.type, i.text, f.taken, f.mtime_ns "
+            f"FROM items i JOIN files f ON f.id = i.file_id WHERE i.id IN ({_placeholders(len(ids))})",
+            ids,
+        )
+        by_id = {r[0]: r for r in rows}
+        out = []
+        for item_id, distance in scored:
+            r = by_id.get(item_id)
+            if r is None:
+                continue  # deleted between the KNN and this look-up
+            out.append(Hit(
+                item_id=item_id, file_id=r[1], path=from_bytes(r[2]), kind=r[3], page=r[4],
+                type=r[5], text=r[6], distance=distance,
+                taken=r[7] if r[7] is not None else r[8] / 1e9,
+            ))
+        return out
+
+    def item_vectors(self, file_id: int) -> list[npt.NDArray[np.float32]]:
+        rows = self._read(
+            "SELECT v.embedding FROM items i JOIN vec_items v ON v.item_id = i.id "
+            "WHERE i.file_id=? ORDER BY i.id",
+            (file_id,),
+        )
+        return [np.frombuffer(r[0], dtype=np.float32).copy() for r in rows]
+
+    def recent(self, limit: int) -> list[FileRow]:
+        rows = self._read(
+            f"SELECT {_FILE_COLS} FROM files WHERE status=? "
+            "ORDER BY coalesce(taken, mtime_ns / 1e9) DESC LIMIT ?",
+            (INDEXED, limit),
+        )
+        return [_file_row(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        counts = {PENDING: 0, INDEXED: 0, ERROR: 0}
+        for status, n in self._read("SELECT status, count(*) FROM files GROUP BY status"):
+            counts[status] = n
+        counts["items"] = int(self._read("SELECT count(*) FROM items")[0][0])
+        counts["vectors"] = int(self._read("SELECT count(*) FROM vec_items")[0][0])
+        return counts
+
+    def errors(self, limit: int = 100) -> list[FileRow]:
+        rows = self._read(
+            f"SELECT {_FILE_COLS} FROM files WHERE status=? ORDER BY path LIMIT ?", (ERROR, limit)
+        )
+        return [_file_row(r) for r in rows]
+
+    def size_bytes(self) -> int:
+        return db.file_size(self.path)
