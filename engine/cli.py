@@ -29,11 +29,17 @@ def _parser() -> argparse.ArgumentParser:
         description="Find your photos and documents by meaning, privately, on this machine.",
     )
     p.add_argument("--version", action="version", version=f"lanterna {__version__}")
-    p.add_argument("--data-dir", help="where the index lives (default: $LANTERNA_DATA_DIR or "
-                   "the user data folder)")
+    p.add_argument(
+        "--data-dir",
+        help="where the index lives (default: $LANTERNA_DATA_DIR or the user data folder)",
+    )
     p.add_argument("--model", help="model folder (default: $LANTERNA_MODEL_DIR or DATA/model)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="where the model runs (default: the GPU when usable, else the CPU)")
+    p.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where the model runs (default: the GPU when usable, else the CPU)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = p.add_subparsers(dest="command", required=True, metavar="<command>")
 
@@ -46,11 +52,18 @@ def _parser() -> argparse.ArgumentParser:
     fsub.add_parser("list", help="list watched folders")
 
     idx = sub.add_parser("index", help="scan now, embed what is new or changed, then exit")
-    idx.add_argument("paths", nargs="*", metavar="PATH",
-                     help="watched folders to scan (default: all); new ones are added")
+    idx.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="watched folders to scan (default: all); new ones are added",
+    )
     idx.add_argument("--retry-errors", action="store_true", help="try failed files again")
-    idx.add_argument("--reembed", action="store_true",
-                     help="drop all vectors and embed everything with the current model")
+    idx.add_argument(
+        "--reembed",
+        action="store_true",
+        help="drop all vectors and embed everything with the current model",
+    )
 
     sub.add_parser("watch", help="index, then keep the index current until Ctrl+C")
 
@@ -119,8 +132,10 @@ def _cmd_index(lib: Any, args: argparse.Namespace) -> int:
     if args.paths:
         lib.add_folders(args.paths)
     elif not lib.folders():
-        raise LanternaError("no folders to index",
-                            "add one with `lanterna folders add PATH` or `lanterna index PATH`")
+        raise LanternaError(
+            "no folders to index",
+            "add one with `lanterna folders add PATH` or `lanterna index PATH`",
+        )
     if args.reembed:
         lib.reembed()
     if args.retry_errors:
@@ -153,8 +168,10 @@ def _cmd_watch(lib: Any, args: argparse.Namespace) -> int:
     bar = _Bar("indexing")
 
     def changed(c: Any) -> None:
-        print(f"{c.added} new, {c.changed} changed, {c.moved} moved, {c.removed} removed",
-              file=sys.stderr)
+        print(
+            f"{c.added} new, {c.changed} changed, {c.moved} moved, {c.removed} removed",
+            file=sys.stderr,
+        )
 
     print("watching; press Ctrl+C to stop", file=sys.stderr)
     try:
@@ -172,7 +189,10 @@ def _cmd_search(lib: Any, args: argparse.Namespace) -> int:
     if args.image and not os.path.isfile(args.image):
         raise LanternaError(f"no such image: {args.image}")
     query = Query(
-        text=args.text, image=args.image, k=args.k, kind=args.kind,
+        text=args.text,
+        image=args.image,
+        k=args.k,
+        kind=args.kind,
         folder=os.path.abspath(args.folder) if args.folder else None,
         date_from=parse_date(args.date_from) if args.date_from else None,
         date_to=parse_date(args.date_to, end=True) if args.date_to else None,
@@ -201,8 +221,10 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
     if info["model"]:
         m = info["model"]
         print(f"model      {m['id']} {m['revision']} ({m['licence']}) in {info['model_dir']}")
-        print(f"provider   {info['provider']}" + (f" — {info['provider_note']}"
-                                                   if info.get("provider_note") else ""))
+        print(
+            f"provider   {info['provider']}"
+            + (f" — {info['provider_note']}" if info.get("provider_note") else "")
+        )
     else:
         print(f"model      {info['model_error']}")
     for folder in info["folders"]:
@@ -214,7 +236,10 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "folders": _cmd_folders, "index": _cmd_index, "watch": _cmd_watch, "search": _cmd_search,
+    "folders": _cmd_folders,
+    "index": _cmd_index,
+    "watch": _cmd_watch,
+    "search": _cmd_search,
     "status": _cmd_status,
 }
 

@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,10 @@ BUSY_TIMEOUT_MS = 10_000
 
 def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
     """Open a connection with the index's pragmas and sqlite-vec loaded."""
-    flags = apsw.SQLITE_OPEN_READONLY if readonly else (
-        apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
+    flags = (
+        apsw.SQLITE_OPEN_READONLY
+        if readonly
+        else (apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE)
     )
     try:
         conn = apsw.Connection(str(path), flags=flags)
@@ -64,7 +66,8 @@ def transaction(conn: apsw.Connection) -> Iterator[apsw.Connection]:
 
 
 def user_version(conn: apsw.Connection) -> int:
-    return int(conn.execute("PRAGMA user_version").fetchall()[0][0])
+    value: Any = conn.execute("PRAGMA user_version").fetchall()[0][0]
+    return int(value)
 
 
 def migrate(conn: apsw.Connection) -> int:
@@ -126,8 +129,6 @@ def rows(conn: apsw.Connection, sql: str, params: Any = ()) -> list[tuple[Any, .
 def file_size(path: Path) -> int:
     total = 0
     for suffix in ("", "-wal", "-shm"):
-        try:
+        with suppress(OSError):
             total += os.path.getsize(str(path) + suffix)
-        except OSError:
-            pass
     return total

@@ -59,7 +59,11 @@ class Stats:
 
 class Embedder:
     def __init__(
-        self, model: ModelFolder, *, device: str = "auto", threads: int | None = None,
+        self,
+        model: ModelFolder,
+        *,
+        device: str = "auto",
+        threads: int | None = None,
         batch_size: int = 8,
     ) -> None:
         if device not in ("auto", "cpu", "cuda"):
@@ -106,23 +110,30 @@ class Embedder:
         if CUDA in providers:
             try:
                 ort.preload_dlls()
-            except Exception as exc:  # noqa: BLE001 - best effort: the session says what failed
+            except Exception as exc:
                 log.debug("preload_dlls: %s", exc)
         path = self.model.file(filename)
         try:
             session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
-            raise ModelError(f"cannot load {path.name}: {exc}",
-                             "the model folder may be damaged: download or import it again") from exc
+        except Exception as exc:
+            raise ModelError(
+                f"cannot load {path.name}: {exc}",
+                "the model folder may be damaged: download or import it again",
+            ) from exc
         used = session.get_providers()
         if CUDA in providers and CUDA not in used:
             self.provider_note = "CUDA was requested but could not start; running on the CPU"
             if self.device == "cuda":
-                raise ModelError("the CUDA provider failed to start",
-                                 "check the NVIDIA driver and CUDA libraries, or use --device cpu")
+                raise ModelError(
+                    "the CUDA provider failed to start",
+                    "check the NVIDIA driver and CUDA libraries, or use --device cpu",
+                )
         elif CUDA not in providers:
-            self.provider_note = ("running on the CPU (no GPU build of onnxruntime)"
-                                  if self.device == "auto" else "running on the CPU as asked")
+            self.provider_note = (
+                "running on the CPU (no GPU build of onnxruntime)"
+                if self.device == "auto"
+                else "running on the CPU as asked"
+            )
         return session
 
     def _ensure_text(self) -> tuple[ort.InferenceSession, Tokenizer]:
@@ -132,7 +143,7 @@ class Embedder:
 
                 try:
                     tok = Tokenizer.from_file(str(self.model.file(self.model.text.tokenizer)))
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     raise ModelError(f"cannot read the tokenizer: {exc}") from exc
                 tok.no_padding()
                 tok.enable_truncation(self.model.text.max_tokens)
@@ -194,10 +205,11 @@ class Embedder:
                 self.stats.text_batches += 1
         if not out:
             return np.zeros((0, STORED_DIMS), dtype=np.float32)
-        return np.concatenate(out)
+        return np.concatenate(out).astype(np.float32, copy=False)
 
     def embed_query(self, text: str) -> Vectors:
-        return self.embed_texts([text], query=True)[0]
+        vector: Vectors = self.embed_texts([text], query=True)[0]
+        return vector
 
     def embed_pixels(self, pixels: npt.NDArray[np.float32]) -> Vectors:
         """Embed a batch of preprocessed images ``[n, 3, S, S]``."""

@@ -115,8 +115,12 @@ _Outcome = _Prepared | _Unchanged | _Duplicate | _Failed | _Vanished | _Busy
 
 class Indexer:
     def __init__(
-        self, store: Store, embedder: Embedder | Callable[[], Embedder], *,
-        workers: int | None = None, batch_size: int | None = None,
+        self,
+        store: Store,
+        embedder: Embedder | Callable[[], Embedder],
+        *,
+        workers: int | None = None,
+        batch_size: int | None = None,
     ) -> None:
         self.store = store
         self._embedder = embedder
@@ -170,7 +174,7 @@ class Indexer:
             return _Vanished(file)
         except DecodeError as exc:
             return _Failed(file, exc.detail, size, mtime_ns)
-        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the run
+        except Exception as exc:
             log.exception("unexpected error decoding %s", path)
             return _Failed(file, f"unexpected error: {exc}", size, mtime_ns)
         return _Prepared(file, digest, size, mtime_ns, pixels, info)
@@ -178,7 +182,10 @@ class Indexer:
     # -- the run -----------------------------------------------------------------------------
 
     def run(
-        self, *, cancel: threading.Event | None = None, pause: threading.Event | None = None,
+        self,
+        *,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
         progress: Callable[[Progress], None] | None = None,
     ) -> RunStats:
         """Embed every pending file; returns when none is left, or when cancelled."""
@@ -193,8 +200,16 @@ class Indexer:
 
         def report() -> None:
             if progress is not None:
-                progress(Progress(stats.done, max(total, stats.done), stats.errors,
-                                  stats.embedded, last_path, time.monotonic() - start))
+                progress(
+                    Progress(
+                        stats.done,
+                        max(total, stats.done),
+                        stats.errors,
+                        stats.embedded,
+                        last_path,
+                        time.monotonic() - start,
+                    )
+                )
 
         report()
         busy: list[FileRow] = []
@@ -259,14 +274,21 @@ class Indexer:
     def _flush(self, batch: list[_Prepared], stats: RunStats) -> None:
         pixels = np.stack([p.pixels for p in batch])
         vectors = self.embedder.embed_pixels(pixels)
-        self.store.store_indexed([
-            Indexed(
-                file=p.file, items=[ItemVector(page=1, type="image", vector=vec)],
-                digest=p.digest, size=p.size, mtime_ns=p.mtime_ns, taken=p.info.taken,
-                width=p.info.width, height=p.info.height,
-            )
-            for p, vec in zip(batch, vectors, strict=True)
-        ])
+        self.store.store_indexed(
+            [
+                Indexed(
+                    file=p.file,
+                    items=[ItemVector(page=1, type="image", vector=vec)],
+                    digest=p.digest,
+                    size=p.size,
+                    mtime_ns=p.mtime_ns,
+                    taken=p.info.taken,
+                    width=p.info.width,
+                    height=p.info.height,
+                )
+                for p, vec in zip(batch, vectors, strict=True)
+            ]
+        )
         stats.embedded += len(batch)
         stats.done += len(batch)
 
@@ -279,13 +301,19 @@ class Indexer:
             self.store.mark_unchanged(outcome.file.id, outcome.size, outcome.mtime_ns)
             stats.unchanged += 1
         elif isinstance(outcome, _Duplicate):
-            ok = self.store.copy_items(outcome.source_id, outcome.file, digest=outcome.digest,
-                                       size=outcome.size, mtime_ns=outcome.mtime_ns)
+            ok = self.store.copy_items(
+                outcome.source_id,
+                outcome.file,
+                digest=outcome.digest,
+                size=outcome.size,
+                mtime_ns=outcome.mtime_ns,
+            )
             stats.duplicates += ok
         elif isinstance(outcome, _Failed):
             log.info("cannot index %s: %s", outcome.file.path, outcome.message)
-            self.store.mark_error(outcome.file.id, outcome.message, size=outcome.size,
-                                  mtime_ns=outcome.mtime_ns)
+            self.store.mark_error(
+                outcome.file.id, outcome.message, size=outcome.size, mtime_ns=outcome.mtime_ns
+            )
             stats.errors += 1
         elif isinstance(outcome, _Vanished):
             self.store.delete_files([outcome.file.id])

@@ -35,6 +35,10 @@ def normalise(path: str | os.PathLike[str]) -> str:
     return os.path.normcase(os.path.abspath(os.fspath(path)))
 
 
+def _constant(folder: Folder) -> Callable[[str], Folder | None]:
+    return lambda _path: folder
+
+
 @dataclass
 class IndexReport:
     changes: Changes
@@ -44,9 +48,14 @@ class IndexReport:
 
 class Library:
     def __init__(
-        self, data_dir: str | os.PathLike[str] | None = None,
-        model_dir: str | os.PathLike[str] | None = None, *, device: str = "auto",
-        quiet: float = 1.0, batch_size: int = 8, workers: int | None = None,
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        model_dir: str | os.PathLike[str] | None = None,
+        *,
+        device: str = "auto",
+        quiet: float = 1.0,
+        batch_size: int = 8,
+        workers: int | None = None,
     ) -> None:
         self.data_dir = paths.data_dir(data_dir)
         self.model_dir = paths.model_dir(model_dir, self.data_dir)
@@ -122,8 +131,9 @@ class Library:
             if not os.path.isdir(path):
                 raise ConfigError(f"{paths.display(path)} is not a folder")
             current = self.store.folders()
-            parent = next((f for f in current if path.startswith(f.path.rstrip(os.sep) + os.sep)),
-                          None)
+            parent = next(
+                (f for f in current if path.startswith(f.path.rstrip(os.sep) + os.sep)), None
+            )
             if parent is not None:
                 log.info("%s is already watched as part of %s", path, parent.path)
                 added.append(parent)
@@ -142,8 +152,9 @@ class Library:
             path = normalise(raw)
             folder = by_path.get(path)
             if folder is None:
-                raise ConfigError(f"{paths.display(path)} is not a watched folder",
-                                  "see `lanterna folders list`")
+                raise ConfigError(
+                    f"{paths.display(path)} is not a watched folder", "see `lanterna folders list`"
+                )
             dropped += self.store.remove_folder(folder.id)
         return dropped
 
@@ -153,8 +164,9 @@ class Library:
             include_hidden=bool(self.store.setting("include_hidden", False)),
         )
 
-    def set_rules(self, excludes: Iterable[str] | None = None,
-                  include_hidden: bool | None = None) -> None:
+    def set_rules(
+        self, excludes: Iterable[str] | None = None, include_hidden: bool | None = None
+    ) -> None:
         if excludes is not None:
             self.store.set_setting("excludes", list(excludes))
         if include_hidden is not None:
@@ -172,8 +184,9 @@ class Library:
 
     # -- scanning and indexing ---------------------------------------------------------------
 
-    def scan(self, folder_paths: Iterable[str] | None = None,
-             cancel: threading.Event | None = None) -> tuple[Changes, list[tuple[str, str]]]:
+    def scan(
+        self, folder_paths: Iterable[str] | None = None, cancel: threading.Event | None = None
+    ) -> tuple[Changes, list[tuple[str, str]]]:
         """Reconcile the index with the disk for the given (or all) watched folders."""
         folders = self.store.folders()
         if folder_paths is not None:
@@ -182,8 +195,10 @@ class Library:
             for path in wanted:
                 match = [f for f in folders if f.path == path]
                 if not match:
-                    raise ConfigError(f"{paths.display(path)} is not a watched folder",
-                                      "add it first with `lanterna folders add`")
+                    raise ConfigError(
+                        f"{paths.display(path)} is not a watched folder",
+                        "add it first with `lanterna folders add`",
+                    )
                 chosen.extend(match)
             folders_to_scan = chosen
         else:
@@ -209,15 +224,19 @@ class Library:
                 continue
             known = self.store.files_in_folder(folder.id).values()
             total += reconcile(
-                self.store, lambda p, f=folder: f, result.files, known, protect=result.unreadable
+                self.store, _constant(folder), result.files, known, protect=result.unreadable
             )
             problems.extend(result.problems)
             self.store.set_folder_status(folder.id, "ok", None, scanned=True)
         return total, problems
 
     def index(
-        self, folder_paths: Iterable[str] | None = None, *, cancel: threading.Event | None = None,
-        pause: threading.Event | None = None, progress: Callable[[Progress], None] | None = None,
+        self,
+        folder_paths: Iterable[str] | None = None,
+        *,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+        progress: Callable[[Progress], None] | None = None,
     ) -> IndexReport:
         """Scan, then embed everything new or changed."""
         changes, problems = self.scan(folder_paths, cancel)
@@ -225,7 +244,10 @@ class Library:
         return IndexReport(changes, run, problems)
 
     def embed_pending(
-        self, *, cancel: threading.Event | None = None, pause: threading.Event | None = None,
+        self,
+        *,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
         progress: Callable[[Progress], None] | None = None,
     ) -> RunStats:
         if self.store.count_pending() == 0:
@@ -254,8 +276,11 @@ class Library:
         candidates = set(batch.paths)
         for directory in batch.dir_created:
             root = self.folder_for(directory, folders)
-            if root is not None and os.path.isdir(directory) and not rules.skips(root.path,
-                                                                                 directory):
+            if (
+                root is not None
+                and os.path.isdir(directory)
+                and not rules.skips(root.path, directory)
+            ):
                 candidates.update(walk(directory, rules).files)
         seen: dict[str, Stat] = {}
         for path in candidates:
@@ -271,16 +296,21 @@ class Library:
         known: dict[str, FileRow] = self.store.files_by_path(candidates)
         for directory in batch.dir_deleted:
             known.update((r.path, r) for r in self.store.files_under(directory))
-        changes += reconcile(self.store, lambda p: self.folder_for(p, folders), seen,
-                             known.values())
+        changes += reconcile(
+            self.store, lambda p: self.folder_for(p, folders), seen, known.values()
+        )
         if changes.total:
             self._wake.set()
         return changes
 
     def watch(
-        self, stop: threading.Event, *, progress: Callable[[Progress], None] | None = None,
+        self,
+        stop: threading.Event,
+        *,
+        progress: Callable[[Progress], None] | None = None,
         on_changes: Callable[[Changes], None] | None = None,
-        pause: threading.Event | None = None, rescan_interval: float = RESCAN_INTERVAL_S,
+        pause: threading.Event | None = None,
+        rescan_interval: float = RESCAN_INTERVAL_S,
         polling: bool = False,
     ) -> None:
         """Index, then follow changes until ``stop`` is set."""
@@ -349,8 +379,12 @@ class Library:
             "provider": None,
             "model_error": None,
             "folders": [
-                {"path": paths.display(f.path), "status": f.status, "error": f.error,
-                 "last_scan": f.last_scan}
+                {
+                    "path": paths.display(f.path),
+                    "status": f.status,
+                    "error": f.error,
+                    "last_scan": f.last_scan,
+                }
                 for f in self.store.folders()
             ],
             "errors": [
@@ -360,8 +394,11 @@ class Library:
         if load_model:
             try:
                 emb = self.embedder
-                info["model"] = {"id": emb.model.id, "revision": emb.model.revision,
-                                 "licence": emb.model.licence}
+                info["model"] = {
+                    "id": emb.model.id,
+                    "revision": emb.model.revision,
+                    "licence": emb.model.licence,
+                }
                 info["provider"] = emb.provider
                 info["provider_note"] = emb.provider_note
             except ModelError as exc:
@@ -369,8 +406,9 @@ class Library:
         return info
 
 
-def default_library(data_dir: str | None = None, model_dir: str | None = None,
-                    **kwargs: Any) -> Library:
+def default_library(
+    data_dir: str | None = None, model_dir: str | None = None, **kwargs: Any
+) -> Library:
     return Library(data_dir, model_dir, **kwargs)
 
 

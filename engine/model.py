@@ -70,8 +70,10 @@ def _require(block: Mapping[str, Any], key: str, kind: type | tuple[type, ...], 
     if key not in block:
         raise ModelError(f"manifest.json: {where} has no {key!r}")
     value = block[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise ModelError(f"manifest.json: {where}.{key} has the wrong type ({type(value).__name__})")
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ModelError(
+            f"manifest.json: {where}.{key} has the wrong type ({type(value).__name__})"
+        )
     return value
 
 
@@ -95,12 +97,14 @@ def load(path: str | os.PathLike[str]) -> ModelFolder:
         raise ModelError(f"{manifest_path} is not a JSON object")
     fmt = data.get("format")
     if fmt != FORMAT:
-        raise ModelError(f"{manifest_path}: unsupported format {fmt!r} (this Lanterna reads {FORMAT})")
+        raise ModelError(
+            f"{manifest_path}: unsupported format {fmt!r} (this Lanterna reads {FORMAT})"
+        )
     text = _require(data, "text", dict, "manifest")
     vision = _require(data, "vision", dict, "manifest")
     dims = tuple(int(d) for d in _require(data, "matryoshka_dims", list, "manifest"))
     dim = int(_require(data, "dim", int, "manifest"))
-    if STORED_DIMS not in dims or STORED_DIMS > dim:
+    if STORED_DIMS not in dims or dim < STORED_DIMS:
         raise ModelError(
             f"{manifest_path}: the model must offer {STORED_DIMS}-d Matryoshka embeddings "
             f"(matryoshka_dims is {list(dims)})"
@@ -152,8 +156,9 @@ def verify(model: ModelFolder, cache_file: Path | None = None) -> None:
     needed = {model.text.file, model.text.tokenizer, model.vision_file}
     for name in sorted(needed):
         if not model.file(name).is_file():
-            raise ModelError(f"the model folder {model.path} lacks {name}",
-                             "download or import the model again")
+            raise ModelError(
+                f"the model folder {model.path} lacks {name}", "download or import the model again"
+            )
     cache: dict[str, Any] = {}
     if cache_file is not None:
         try:
@@ -166,8 +171,9 @@ def verify(model: ModelFolder, cache_file: Path | None = None) -> None:
         try:
             st = target.stat()
         except OSError as exc:
-            raise ModelError(f"the model folder {model.path} lacks {name}",
-                             "download or import the model again") from exc
+            raise ModelError(
+                f"the model folder {model.path} lacks {name}", "download or import the model again"
+            ) from exc
         key = str(target.resolve())
         stamp = [st.st_size, st.st_mtime_ns, expected]
         if cache.get(key) == stamp:

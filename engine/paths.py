@@ -48,7 +48,7 @@ def log_dir() -> Path:
 
 
 def to_bytes(path: str | os.PathLike[str]) -> bytes:
-    """Paths are stored as the file system's bytes so that names that are not valid UTF-8 survive."""
+    """Paths are stored as the file system's bytes: names that are not UTF-8 survive."""
     return os.fsencode(path)
 
 

@@ -22,8 +22,14 @@ from .store import FileRow, Folder, Store
 log = logging.getLogger(__name__)
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (
-    "node_modules", "__pycache__", "$RECYCLE.BIN", "System Volume Information", "*.tmp",
-    "*.part", "*.crdownload", "@eaDir",
+    "node_modules",
+    "__pycache__",
+    "$RECYCLE.BIN",
+    "System Volume Information",
+    "*.tmp",
+    "*.part",
+    "*.crdownload",
+    "@eaDir",
 )
 
 IMAGE = "image"

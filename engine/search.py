@@ -46,8 +46,12 @@ class Result:
     taken: float | None
 
     def as_json(self) -> dict[str, object]:
-        return {"path": display(self.path), "score": round(self.score, 6), "kind": self.kind,
-                "item": self.item}
+        return {
+            "path": display(self.path),
+            "score": round(self.score, 6),
+            "kind": self.kind,
+            "item": self.item,
+        }
 
 
 def parse_date(text: str, *, end: bool = False) -> float:
@@ -70,11 +74,12 @@ def parse_date(text: str, *, end: bool = False) -> float:
 
 
 def combine(vectors: Sequence[npt.NDArray[np.float32]]) -> npt.NDArray[np.float32]:
-    total = np.sum(np.stack(vectors), axis=0).astype(np.float32)
+    total: npt.NDArray[np.float32] = np.sum(np.stack(vectors), axis=0).astype(np.float32)
     norm = float(np.linalg.norm(total))
     if norm == 0.0:
-        return vectors[0]
-    return (total / norm).astype(np.float32)
+        return total
+    unit: npt.NDArray[np.float32] = (total / norm).astype(np.float32)
+    return unit
 
 
 class Searcher:
@@ -126,8 +131,12 @@ class Searcher:
         fetch = max(query.k * 4, 32)
         while True:
             scored = self.store.knn(
-                vector, fetch, kind=query.kind, folder_ids=folder_ids,
-                taken_from=query.date_from, taken_to=query.date_to,
+                vector,
+                fetch,
+                kind=query.kind,
+                folder_ids=folder_ids,
+                taken_from=query.date_from,
+                taken_to=query.date_to,
             )
             results = self._group(self.store.hits(scored), query, prefix)
             if len(results) >= query.k or len(scored) < fetch or fetch >= MAX_KNN:
@@ -144,7 +153,15 @@ class Searcher:
                 continue
             best[hit.file_id] = hit
         return [
-            Result(path=h.path, score=1.0 - h.distance, kind=h.kind, item=h.page,
-                   file_id=h.file_id, type=h.type, snippet=h.text, taken=h.taken)
+            Result(
+                path=h.path,
+                score=1.0 - h.distance,
+                kind=h.kind,
+                item=h.page,
+                file_id=h.file_id,
+                type=h.type,
+                snippet=h.text,
+                taken=h.taken,
+            )
             for h in best.values()
         ]

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,8 +101,17 @@ _FILE_COLS = "id, folder_id, path, size, mtime_ns, hash, kind, status, error, ta
 
 def _file_row(row: Sequence[Any]) -> FileRow:
     return FileRow(
-        id=row[0], folder_id=row[1], path=from_bytes(row[2]), size=row[3], mtime_ns=row[4],
-        hash=row[5], kind=row[6], status=row[7], error=row[8], taken=row[9], width=row[10],
+        id=row[0],
+        folder_id=row[1],
+        path=from_bytes(row[2]),
+        size=row[3],
+        mtime_ns=row[4],
+        hash=row[5],
+        kind=row[6],
+        status=row[7],
+        error=row[8],
+        taken=row[9],
+        width=row[10],
         height=row[11],
     )
 
@@ -139,10 +148,8 @@ class Store:
                 for conn in self._readers:
                     conn.close()
                 self._readers.clear()
-            try:
+            with suppress(apsw.Error):
                 self._writer.execute("PRAGMA optimize")
-            except apsw.Error:
-                pass
             self._writer.close()
 
     def reader(self) -> apsw.Connection:
@@ -204,7 +211,9 @@ class Store:
     def folders(self) -> list[Folder]:
         return [
             Folder(id=r[0], path=from_bytes(r[1]), status=r[2], error=r[3], last_scan=r[4])
-            for r in self._read("SELECT id, path, status, error, last_scan FROM folders ORDER BY path")
+            for r in self._read(
+                "SELECT id, path, status, error, last_scan FROM folders ORDER BY path"
+            )
         ]
 
     def add_folder(self, path: str) -> int:
@@ -212,7 +221,8 @@ class Store:
             raw = to_bytes(path)
             row = conn.execute("SELECT id FROM folders WHERE path=?", (raw,)).fetchall()
             if row:
-                return int(row[0][0])
+                found: Any = row[0][0]
+                return int(found)
             conn.execute("INSERT INTO folders(path, added) VALUES(?, ?)", (raw, time.time()))
             return int(conn.last_insert_rowid())
 
@@ -220,13 +230,17 @@ class Store:
         """A parent of a watched folder was added: the child's files now belong to the parent."""
         with self.write() as conn:
             conn.execute("UPDATE files SET folder_id=? WHERE folder_id=?", (parent_id, child_id))
-            conn.execute("UPDATE vec_items SET folder_id=? WHERE folder_id=?", (parent_id, child_id))
+            conn.execute(
+                "UPDATE vec_items SET folder_id=? WHERE folder_id=?", (parent_id, child_id)
+            )
             conn.execute("DELETE FROM folders WHERE id=?", (child_id,))
 
     def remove_folder(self, folder_id: int) -> int:
         """Forget a folder, its files and their vectors; returns how many files were dropped."""
         with self.write() as conn:
-            ids = [r[0] for r in conn.execute("SELECT id FROM files WHERE folder_id=?", (folder_id,))]
+            ids = [
+                r[0] for r in conn.execute("SELECT id FROM files WHERE folder_id=?", (folder_id,))
+            ]
             self._delete_files(conn, ids)
             conn.execute("DELETE FROM folders WHERE id=?", (folder_id,))
             return len(ids)
@@ -236,7 +250,8 @@ class Store:
     ) -> None:
         with self.write() as conn:
             conn.execute(
-                "UPDATE folders SET status=?, error=?, last_scan=CASE WHEN ? THEN ? ELSE last_scan END "
+                "UPDATE folders SET status=?, error=?, "
+                "last_scan=CASE WHEN ? THEN ? ELSE last_scan END "
                 "WHERE id=?",
                 (status, error, scanned, time.time(), folder_id),
             )
@@ -264,9 +279,7 @@ class Store:
         sep = os.sep.encode()
         lo = raw + sep
         hi = raw + bytes([sep[0] + 1])  # every path that starts with raw + sep sorts below this
-        rows = self._read(
-            f"SELECT {_FILE_COLS} FROM files WHERE path >= ? AND path < ?", (lo, hi)
-        )
+        rows = self._read(f"SELECT {_FILE_COLS} FROM files WHERE path >= ? AND path < ?", (lo, hi))
         return [_file_row(r) for r in rows]
 
     def file(self, file_id: int) -> FileRow | None:
@@ -295,25 +308,37 @@ class Store:
                     (size, mtime_ns, PENDING, file_id),
                 )
 
-    def move_file(self, file_id: int, folder_id: int, new_path: str, size: int, mtime_ns: int) -> None:
+    def move_file(
+        self, file_id: int, folder_id: int, new_path: str, size: int, mtime_ns: int
+    ) -> None:
         """A file was moved or renamed: its row, items and vectors follow it."""
         with self.write() as conn:
             self._move(conn, file_id, folder_id, new_path, size, mtime_ns)
 
     def _move(
-        self, conn: apsw.Connection, file_id: int, folder_id: int, new_path: str, size: int,
+        self,
+        conn: apsw.Connection,
+        file_id: int,
+        folder_id: int,
+        new_path: str,
+        size: int,
         mtime_ns: int,
     ) -> None:
         raw = to_bytes(new_path)
-        clash = conn.execute("SELECT id FROM files WHERE path=? AND id<>?", (raw, file_id)).fetchall()
+        clash = conn.execute(
+            "SELECT id FROM files WHERE path=? AND id<>?", (raw, file_id)
+        ).fetchall()
         if clash:
-            self._delete_files(conn, [clash[0][0]])
+            self._delete_files(conn, [int(clash[0][0] or 0)])
         conn.execute(
             "UPDATE files SET folder_id=?, path=?, name=?, size=?, mtime_ns=? WHERE id=?",
             (folder_id, raw, Path(new_path).name, size, mtime_ns, file_id),
         )
-        conn.execute("UPDATE vec_items SET folder_id=? WHERE item_id IN "
-                     "(SELECT id FROM items WHERE file_id=?)", (folder_id, file_id))
+        conn.execute(
+            "UPDATE vec_items SET folder_id=? WHERE item_id IN "
+            "(SELECT id FROM items WHERE file_id=?)",
+            (folder_id, file_id),
+        )
 
     def move_tree(self, old_dir: str, new_dir: str, folder_id: int) -> int:
         """A directory was renamed: every file below it keeps its vectors under the new path."""
@@ -322,7 +347,7 @@ class Store:
         moved = self.files_under(old)
         with self.write() as conn:
             for row in moved:
-                target = new + row.path[len(old):]
+                target = new + row.path[len(old) :]
                 self._move(conn, row.id, folder_id, target, row.size, row.mtime_ns)
         return len(moved)
 
@@ -372,11 +397,22 @@ class Store:
                 conn.execute(
                     "UPDATE files SET status=?, error=NULL, hash=?, size=?, mtime_ns=?, taken=?, "
                     "width=?, height=?, indexed_at=? WHERE id=?",
-                    (INDEXED, res.digest, res.size, res.mtime_ns, res.taken, res.width,
-                     res.height, time.time(), res.file.id),
+                    (
+                        INDEXED,
+                        res.digest,
+                        res.size,
+                        res.mtime_ns,
+                        res.taken,
+                        res.width,
+                        res.height,
+                        time.time(),
+                        res.file.id,
+                    ),
                 )
 
-    def _replace_items(self, conn: apsw.Connection, file: FileRow, items: Sequence[ItemVector]) -> None:
+    def _replace_items(
+        self, conn: apsw.Connection, file: FileRow, items: Sequence[ItemVector]
+    ) -> None:
         conn.execute(
             "DELETE FROM vec_items WHERE item_id IN (SELECT id FROM items WHERE file_id=?)",
             (file.id,),
@@ -395,19 +431,23 @@ class Store:
                 (item_id, _blob(item.vector), file.kind, file.folder_id, taken),
             )
 
-    def copy_items(self, source_id: int, target: FileRow, *, digest: str, size: int,
-                   mtime_ns: int) -> bool:
+    def copy_items(
+        self, source_id: int, target: FileRow, *, digest: str, size: int, mtime_ns: int
+    ) -> bool:
         """Give ``target`` the items and vectors of an identical file; False if it went away."""
         with self.write() as conn:
             src = conn.execute(
-                "SELECT taken, width, height FROM files WHERE id=? AND status=?", (source_id, INDEXED)
+                "SELECT taken, width, height FROM files WHERE id=? AND status=?",
+                (source_id, INDEXED),
             ).fetchall()
             if not src:
                 return False
             taken, width, height = src[0]
+            taken = float(taken) if taken is not None else None
             items = [
-                ItemVector(page=r[0], type=r[1], text=r[2],
-                           vector=np.frombuffer(r[3], dtype=np.float32))
+                ItemVector(
+                    page=r[0], type=r[1], text=r[2], vector=np.frombuffer(r[3], dtype=np.float32)
+                )
                 for r in conn.execute(
                     "SELECT i.page, i.type, i.text, v.embedding FROM items i "
                     "JOIN vec_items v ON v.item_id = i.id WHERE i.file_id=? ORDER BY i.id",
@@ -431,8 +471,15 @@ class Store:
                 (INDEXED, size, mtime_ns, file_id),
             )
 
-    def mark_error(self, file_id: int, message: str, *, size: int | None = None,
-                   mtime_ns: int | None = None, digest: str | None = None) -> None:
+    def mark_error(
+        self,
+        file_id: int,
+        message: str,
+        *,
+        size: int | None = None,
+        mtime_ns: int | None = None,
+        digest: str | None = None,
+    ) -> None:
         with self.write() as conn:
             conn.execute(
                 "DELETE FROM vec_items WHERE item_id IN (SELECT id FROM items WHERE file_id=?)",
@@ -461,8 +508,13 @@ class Store:
     # -- queries -----------------------------------------------------------------------------
 
     def knn(
-        self, query: npt.NDArray[np.float32], k: int, *, kind: str | None = None,
-        folder_ids: Sequence[int] | None = None, taken_from: float | None = None,
+        self,
+        query: npt.NDArray[np.float32],
+        k: int,
+        *,
+        kind: str | None = None,
+        folder_ids: Sequence[int] | None = None,
+        taken_from: float | None = None,
         taken_to: float | None = None,
     ) -> list[tuple[int, float]]:
         where = ["embedding MATCH ?", "k = ?"]
@@ -481,7 +533,9 @@ class Store:
         if taken_to is not None:
             where.append("taken <= ?")
             params.append(int(taken_to))
-        sql = f"SELECT item_id, distance FROM vec_items WHERE {' AND '.join(where)} ORDER BY distance"
+        sql = (
+            f"SELECT item_id, distance FROM vec_items WHERE {' AND '.join(where)} ORDER BY distance"
+        )
         return [(int(r[0]), float(r[1])) for r in self._read(sql, params)]
 
     def hits(self, scored: Sequence[tuple[int, float]]) -> list[Hit]:
@@ -490,7 +544,8 @@ class Store:
         ids = [item_id for item_id, _ in scored]
         rows = self._read(
             "SELECT i.id, f.id, f.path, f.kind, i.page, i.type, i.text, f.taken, f.mtime_ns "
-            f"FROM items i JOIN files f ON f.id = i.file_id WHERE i.id IN ({_placeholders(len(ids))})",
+            "FROM items i JOIN files f ON f.id = i.file_id "
+            f"WHERE i.id IN ({_placeholders(len(ids))})",
             ids,
         )
         by_id = {r[0]: r for r in rows}
@@ -499,11 +554,19 @@ class Store:
             r = by_id.get(item_id)
             if r is None:
                 continue  # deleted between the KNN and this look-up
-            out.append(Hit(
-                item_id=item_id, file_id=r[1], path=from_bytes(r[2]), kind=r[3], page=r[4],
-                type=r[5], text=r[6], distance=distance,
-                taken=r[7] if r[7] is not None else r[8] / 1e9,
-            ))
+            out.append(
+                Hit(
+                    item_id=item_id,
+                    file_id=r[1],
+                    path=from_bytes(r[2]),
+                    kind=r[3],
+                    page=r[4],
+                    type=r[5],
+                    text=r[6],
+                    distance=distance,
+                    taken=r[7] if r[7] is not None else r[8] / 1e9,
+                )
+            )
         return out
 
     def item_vectors(self, file_id: int) -> list[npt.NDArray[np.float32]]:

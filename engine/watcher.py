@@ -75,8 +75,13 @@ class Watcher:
     """Runs observers for the given roots and calls ``on_batch`` from its own thread."""
 
     def __init__(
-        self, roots: list[str], on_batch: Callable[[Batch], None], *, quiet: float = 1.0,
-        max_wait: float = 60.0, polling: bool = False,
+        self,
+        roots: list[str],
+        on_batch: Callable[[Batch], None],
+        *,
+        quiet: float = 1.0,
+        max_wait: float = 60.0,
+        polling: bool = False,
     ) -> None:
         self.roots = roots
         self.on_batch = on_batch
@@ -125,8 +130,9 @@ class Watcher:
         self._thread.start()
 
     def _observe(self, root: str, handler: _Handler) -> BaseObserver:
-        kinds: list[type[BaseObserver]] = [PollingObserver] if self.polling else [
-            Observer, PollingObserver]
+        kinds: list[Callable[[], BaseObserver]] = (
+            [PollingObserver] if self.polling else [Observer, PollingObserver]
+        )
         for kind in kinds:
             observer = kind()
             try:
@@ -135,8 +141,11 @@ class Watcher:
                 return observer
             except OSError as exc:
                 if exc.errno == errno.ENOSPC:
-                    log.warning("too many folders for inotify under %s; polling instead "
-                                "(raise fs.inotify.max_user_watches to avoid this)", root)
+                    log.warning(
+                        "too many folders for inotify under %s; polling instead "
+                        "(raise fs.inotify.max_user_watches to avoid this)",
+                        root,
+                    )
                     continue
                 self.failed_roots[root] = exc.strerror or str(exc)
                 log.warning("cannot watch %s: %s", root, exc)
@@ -150,7 +159,7 @@ class Watcher:
         for observer in self._observers:
             try:
                 observer.stop()
-            except Exception:  # noqa: BLE001 - an observer of a vanished folder may complain
+            except Exception:
                 log.debug("observer stop failed", exc_info=True)
         for observer in self._observers:
             if observer.is_alive():
@@ -186,7 +195,7 @@ class Watcher:
             if batch:
                 try:
                     self.on_batch(batch)
-                except Exception:  # noqa: BLE001 - keep watching whatever one batch did
+                except Exception:
                     log.exception("handling file changes failed")
 
     def idle(self) -> bool:

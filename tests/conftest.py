@@ -32,8 +32,10 @@ def other_toy_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from onnx_models.toy import build_toy_model
 
     return build_toy_model(
-        tmp_path_factory.mktemp("models") / "other", model_id="lanterna/other-toy",
-        revision="other-1", seed=7,
+        tmp_path_factory.mktemp("models") / "other",
+        model_id="lanterna/other-toy",
+        revision="other-1",
+        seed=7,
     )
 
 

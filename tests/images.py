@@ -22,8 +22,9 @@ def picture(colour: str, seed: int = 0, size: tuple[int, int] = (320, 240)) -> I
     return Image.fromarray(arr, "RGB")
 
 
-def write(path: Path, colour: str, seed: int = 0, size: tuple[int, int] = (320, 240),
-          **save: object) -> Path:
+def write(
+    path: Path, colour: str, seed: int = 0, size: tuple[int, int] = (320, 240), **save: object
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     picture(colour, seed, size).save(path, **save)
     return path

@@ -13,7 +13,10 @@ from tests.images import write
 
 def run(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "engine", *args], capture_output=True, text=True, env=env,
+        [sys.executable, "-m", "engine", *args],
+        capture_output=True,
+        text=True,
+        env=env,
         timeout=120,
     )
     if check:
@@ -22,8 +25,11 @@ def run(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Compl
 
 
 def test_cli_end_to_end(tmp_path: Path, toy_model: Path, photos: Path) -> None:
-    env = {**os.environ, "LANTERNA_DATA_DIR": str(tmp_path / "d"),
-           "LANTERNA_MODEL_DIR": str(toy_model)}
+    env = {
+        **os.environ,
+        "LANTERNA_DATA_DIR": str(tmp_path / "d"),
+        "LANTERNA_MODEL_DIR": str(toy_model),
+    }
     for i, colour in enumerate(["red", "green", "blue"]):
         write(photos / f"{colour}.jpg", colour, seed=i)
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
@@ -39,8 +45,9 @@ def test_cli_end_to_end(tmp_path: Path, toy_model: Path, photos: Path) -> None:
     assert hits[0]["kind"] == "image" and hits[0]["item"] == 1
     assert hits[0]["score"] >= hits[1]["score"]
 
-    by_image = json.loads(run("search", "--image", str(photos / "red.jpg"), "--json",
-                              env=env).stdout)
+    by_image = json.loads(
+        run("search", "--image", str(photos / "red.jpg"), "--json", env=env).stdout
+    )
     assert by_image[0]["path"] == str(photos / "red.jpg")
 
     status = json.loads(run("status", "--json", env=env).stdout)

@@ -212,9 +212,9 @@ def test_batch_invariance(library: Library, photos: Path) -> None:
         np.testing.assert_allclose(emb.embed_texts([text], query=True)[0], batched[i], atol=1e-5)
     from engine.preprocess import prepare
 
-    pixels = np.stack([
-        prepare(str(write(photos / f"{c}.png", c)), emb.model.vision)[0] for c in COLOURS8[:3]
-    ])
+    pixels = np.stack(
+        [prepare(str(write(photos / f"{c}.png", c)), emb.model.vision)[0] for c in COLOURS8[:3]]
+    )
     together = emb.embed_pixels(pixels)
     for i in range(3):
         np.testing.assert_allclose(emb.embed_pixels(pixels[i : i + 1])[0], together[i], atol=1e-5)

@@ -57,11 +57,18 @@ def test_vectors_round_trip_and_delete(tmp_path: Path) -> None:
     folder = store.add_folder(str(tmp_path))
     store.add_files([(folder, str(tmp_path / f"{i}.jpg"), 10, 1, "image") for i in range(3)])
     rows = store.pending(10)
-    store.store_indexed([
-        Indexed(file=row, items=[ItemVector(1, "image", unit(row.id))], digest=f"h{row.id}",
-                size=10, mtime_ns=1)
-        for row in rows
-    ])
+    store.store_indexed(
+        [
+            Indexed(
+                file=row,
+                items=[ItemVector(1, "image", unit(row.id))],
+                digest=f"h{row.id}",
+                size=10,
+                mtime_ns=1,
+            )
+            for row in rows
+        ]
+    )
     assert store.count_pending() == 0
     hits = store.knn(unit(rows[1].id), 3)
     assert hits[0][0] == rows[1].id and abs(hits[0][1]) < 1e-5
