@@ -8,6 +8,8 @@ module truncated to 256 dims and L2-normalised, in :func:`truncate_normalise` an
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import threading
@@ -44,6 +46,24 @@ def truncate_normalise(raw: npt.NDArray[Any], dims: int = STORED_DIMS) -> Vector
 def default_threads() -> int:
     """Leave a core for the GUI and the decoders."""
     return max(1, (os.cpu_count() or 2) - 1)
+
+
+def _preload_cuda_libraries() -> None:
+    """Let onnxruntime find CUDA and cuDNN from NVIDIA's pip wheels.
+
+    ``preload_dlls`` prints what it could not find; that must not reach stdout (``--json``), so
+    it goes to the log instead.
+    """
+    import onnxruntime as ort
+
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+            ort.preload_dlls()
+    except Exception as exc:  # best effort: the session says what failed
+        log.debug("preload_dlls failed: %s", exc)
+    if buf.getvalue().strip():
+        log.info("CUDA libraries: %s", buf.getvalue().strip())
 
 
 @dataclass
@@ -108,10 +128,7 @@ class Embedder:
         opts.log_severity_level = 3
         providers = self._providers()
         if CUDA in providers:
-            try:
-                ort.preload_dlls()
-            except Exception as exc:
-                log.debug("preload_dlls: %s", exc)
+            _preload_cuda_libraries()
         path = self.model.file(filename)
         try:
             session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
