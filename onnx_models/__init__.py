@@ -1,0 +1,1 @@
+"""Model tooling: building model folders that follow the model contract, including the toy model."""
