@@ -25,7 +25,7 @@ import numpy.typing as npt
 from . import db
 from .errors import IndexError_
 from .migrations import VECTOR_DIMS
-from .paths import from_bytes, to_bytes
+from .paths import display, from_bytes, to_bytes
 
 PENDING = "pending"
 INDEXED = "indexed"
@@ -295,7 +295,7 @@ class Store:
                     "VALUES(?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT(path) DO UPDATE SET size=excluded.size, "
                     "mtime_ns=excluded.mtime_ns, status=excluded.status, error=NULL, attempts=0",
-                    (folder_id, to_bytes(path), Path(path).name, size, mtime_ns, kind, PENDING),
+                    (folder_id, to_bytes(path), display(Path(path).name), size, mtime_ns, kind, PENDING),
                 )
 
     def mark_changed(self, changes: Iterable[tuple[int, int, int]]) -> None:
@@ -332,7 +332,7 @@ class Store:
             self._delete_files(conn, [int(clash[0][0] or 0)])
         conn.execute(
             "UPDATE files SET folder_id=?, path=?, name=?, size=?, mtime_ns=? WHERE id=?",
-            (folder_id, raw, Path(new_path).name, size, mtime_ns, file_id),
+            (folder_id, raw, display(Path(new_path).name), size, mtime_ns, file_id),
         )
         conn.execute(
             "UPDATE vec_items SET folder_id=? WHERE item_id IN "
@@ -478,7 +478,6 @@ class Store:
         *,
         size: int | None = None,
         mtime_ns: int | None = None,
-        digest: str | None = None,
     ) -> None:
         with self.write() as conn:
             conn.execute(
@@ -488,9 +487,9 @@ class Store:
             conn.execute("DELETE FROM items WHERE file_id=?", (file_id,))
             conn.execute(
                 "UPDATE files SET status=?, error=?, attempts=attempts+1, "
-                "size=coalesce(?, size), mtime_ns=coalesce(?, mtime_ns), hash=coalesce(?, hash) "
+                "size=coalesce(?, size), mtime_ns=coalesce(?, mtime_ns), hash=NULL "
                 "WHERE id=?",
-                (ERROR, message, size, mtime_ns, digest, file_id),
+                (ERROR, message, size, mtime_ns, file_id),
             )
 
     def retry_errors(self) -> int:
@@ -503,7 +502,7 @@ class Store:
         with self.write() as conn:
             conn.execute("DELETE FROM vec_items")
             conn.execute("DELETE FROM items")
-            conn.execute("UPDATE files SET status=?, error=NULL, attempts=0", (PENDING,))
+            conn.execute("UPDATE files SET status=?, error=NULL, hash=NULL, attempts=0", (PENDING,))
 
     # -- queries -----------------------------------------------------------------------------
 

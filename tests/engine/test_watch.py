@@ -94,8 +94,12 @@ def test_atomic_save_and_touch(watching: Library, photos: Path) -> None:
     tmp = photos / ".pic.jpg.tmp"
     picture("yellow", seed=2).save(tmp, format="JPEG")
     tmp.replace(target)
-    wait_for(lambda: names(watching, "yellow")[:1] == ["pic.jpg"])
-    assert stats.images == 2
+    wait_for(lambda: stats.images == 2)
+    wait_for(settled(watching))
+    yellow = watching.search(Query(text="yellow"))[0]
+    blue = watching.search(Query(text="blue"))[0]
+    assert yellow.path == blue.path == str(target)
+    assert yellow.score > blue.score + 0.3
 
 
 def test_new_subfolder_with_files(watching: Library, photos: Path) -> None:
