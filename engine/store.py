@@ -295,7 +295,15 @@ class Store:
                     "VALUES(?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT(path) DO UPDATE SET size=excluded.size, "
                     "mtime_ns=excluded.mtime_ns, status=excluded.status, error=NULL, attempts=0",
-                    (folder_id, to_bytes(path), display(Path(path).name), size, mtime_ns, kind, PENDING),
+                    (
+                        folder_id,
+                        to_bytes(path),
+                        display(Path(path).name),
+                        size,
+                        mtime_ns,
+                        kind,
+                        PENDING,
+                    ),
                 )
 
     def mark_changed(self, changes: Iterable[tuple[int, int, int]]) -> None:
