@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
 
+_cuda_failed = False
+
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
@@ -108,7 +110,7 @@ class Embedder:
         available = ort.get_available_providers()
         if self.device == "cpu":
             return [CPU]
-        if CUDA in available:
+        if CUDA in available and not _cuda_failed:
             return [CUDA, CPU]
         if self.device == "cuda":
             raise ModelError(
@@ -129,6 +131,8 @@ class Embedder:
         providers = self._providers()
         if CUDA in providers:
             _preload_cuda_libraries()
+        # onnxruntime logs a failed CUDA start as an error on stderr; this module reports it.
+        ort.set_default_logger_severity(4)
         path = self.model.file(filename)
         try:
             session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
@@ -137,21 +141,31 @@ class Embedder:
                 f"cannot load {path.name}: {exc}",
                 "the model folder may be damaged: download or import it again",
             ) from exc
-        used = session.get_providers()
-        if CUDA in providers and CUDA not in used:
-            self.provider_note = "CUDA was requested but could not start; running on the CPU"
+        global _cuda_failed
+        if CUDA in providers and CUDA not in session.get_providers():
+            _cuda_failed = True  # do not pay for a failed CUDA start again in this process
             if self.device == "cuda":
                 raise ModelError(
                     "the CUDA provider failed to start",
-                    "check the NVIDIA driver and CUDA libraries, or use --device cpu",
+                    "check the NVIDIA driver and the CUDA/cuDNN libraries, or use --device cpu",
                 )
-        elif CUDA not in providers:
-            self.provider_note = (
-                "running on the CPU (no GPU build of onnxruntime)"
-                if self.device == "auto"
-                else "running on the CPU as asked"
-            )
+        self.provider_note = self._note(session)
         return session
+
+    def _note(self, session: ort.InferenceSession) -> str:
+        """Why the towers run where they run, in words for the user."""
+        import onnxruntime as ort
+
+        if CUDA in session.get_providers():
+            return "running on the GPU (CUDA)"
+        if self.device == "cpu":
+            return "running on the CPU as asked"
+        if CUDA not in ort.get_available_providers():
+            return "running on the CPU: this onnxruntime has no GPU support"
+        return (
+            "running on the CPU: CUDA could not start (no NVIDIA GPU, or its CUDA/cuDNN "
+            "libraries are missing)"
+        )
 
     def _ensure_text(self) -> tuple[ort.InferenceSession, Tokenizer]:
         with self._lock:
