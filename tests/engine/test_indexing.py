@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from PIL import Image
 
 from engine.errors import ModelMismatchError
+from engine.indexer import Progress
 from engine.library import Library
 from engine.search import Query
 from tests.images import picture, write
@@ -254,3 +256,46 @@ def test_another_model_is_never_mixed(
         assert other.store.meta()["model_id"] == "lanterna/other-toy"
     finally:
         other.close()
+
+
+def test_progress_and_cancel_then_resume(library: Library, photos: Path) -> None:
+    for i in range(40):
+        write(photos / f"p{i:02}.png", COLOURS8[i % 8], seed=i, size=(64, 48))
+    library.add_folders([photos])
+    cancel = threading.Event()
+    seen: list[int] = []
+
+    def progress(p: Progress) -> None:
+        seen.append(p.done)
+        assert p.total == 40
+        if p.done >= 10:
+            cancel.set()
+
+    report = library.index(cancel=cancel, progress=progress)
+    assert report.run.cancelled
+    assert seen == sorted(seen) and seen[0] == 0
+    done_first = library.store.counts()["indexed"]
+    assert 10 <= done_first < 40
+    embedded_first = library.embedder.stats.images
+    report = library.index()
+    assert not report.run.cancelled
+    assert library.store.counts()["indexed"] == 40
+    # what the cancelled run committed was not embedded again
+    assert library.embedder.stats.images == 40 + (embedded_first - done_first)
+
+
+def test_missing_folder_keeps_its_index(library: Library, tmp_path: Path) -> None:
+    drive = tmp_path / "usb"
+    write(drive / "a.jpg", "red")
+    library.add_folders([drive])
+    library.index()
+    drive.rename(tmp_path / "unplugged")
+    report = library.index()
+    assert report.changes.removed == 0
+    assert report.problems and "cannot be found" in report.problems[0][1]
+    assert library.folders()[0].status == "missing"
+    assert library.store.counts()["vectors"] == 1
+    (tmp_path / "unplugged").rename(drive)
+    report = library.index()
+    assert library.folders()[0].status == "ok"
+    assert library.embedder.stats.images == 1
