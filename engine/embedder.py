@@ -34,6 +34,8 @@ Vectors = npt.NDArray[np.float32]
 _cuda_failed = False
 
 CUDA = "CUDAExecutionProvider"
+CHUNK_TOKENS = 256  # passages: long enough for meaning, short enough for a useful snippet
+CHUNK_OVERLAP = 32
 CPU = "CPUExecutionProvider"
 
 
@@ -101,6 +103,7 @@ class Embedder:
         self._vision: ort.InferenceSession | None = None
         self._tokenizer: Tokenizer | None = None
         self._text_inputs: set[str] = set()
+        self._chunker: Tokenizer | None = None
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -222,6 +225,43 @@ class Embedder:
         if "attention_mask" in self._text_inputs:
             feeds["attention_mask"] = mask
         return feeds
+
+    def chunk_text(
+        self, text: str, size: int = CHUNK_TOKENS, overlap: int = CHUNK_OVERLAP
+    ) -> list[str]:
+        """Split a document's text into passages of at most ``size`` tokens that overlap.
+
+        Token-aware (the model's own tokenizer, so nothing is cut off at ``max_tokens``); each
+        passage is a slice of the original text, so it can be shown as a snippet.
+        """
+        if not text.strip():
+            return []
+        self._ensure_text()
+        with self._lock:
+            if self._chunker is None:
+                from tokenizers import Tokenizer
+
+                chunker = Tokenizer.from_file(str(self.model.file(self.model.text.tokenizer)))
+                chunker.no_truncation()
+                chunker.no_padding()
+                self._chunker = chunker
+            chunker = self._chunker
+        size = max(8, min(size, self.model.text.max_tokens - 2))
+        overlap = max(0, min(overlap, size // 2))
+        offsets = [o for o in chunker.encode(text, add_special_tokens=False).offsets if o[1] > o[0]]
+        if not offsets:
+            return []
+        chunks = []
+        start = 0
+        while start < len(offsets):
+            end = min(start + size, len(offsets))
+            piece = text[offsets[start][0] : offsets[end - 1][1]].strip()
+            if piece:
+                chunks.append(piece)
+            if end == len(offsets):
+                break
+            start = end - overlap
+        return chunks
 
     def embed_texts(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
         """Embed texts; ``query=True`` adds the model's query instruction (user queries only)."""

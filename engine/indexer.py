@@ -22,10 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .documents import pages
 from .embedder import Embedder
 from .errors import DecodeError, FileVanishedError
-from .preprocess import ImageInfo, prepare
-from .scanner import bytes_hash, content_hash
+from .preprocess import ImageInfo, pad_square, prepare, to_tensor
+from .scanner import DOCUMENT, bytes_hash, content_hash
 from .store import FileRow, Indexed, ItemVector, Store
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,14 @@ class _Prepared:
 
 
 @dataclass
+class _Document:
+    file: FileRow
+    digest: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
 class _Unchanged:
     file: FileRow
     size: int
@@ -110,7 +119,7 @@ class _Busy:
     file: FileRow
 
 
-_Outcome = _Prepared | _Unchanged | _Duplicate | _Failed | _Vanished | _Busy
+_Outcome = _Prepared | _Document | _Unchanged | _Duplicate | _Failed | _Vanished | _Busy
 
 
 class Indexer:
@@ -168,6 +177,8 @@ class Indexer:
         source_id = self.store.indexed_with_hash(digest, file.id)
         if source_id is not None:
             return _Duplicate(file, source_id, digest, size, mtime_ns)
+        if file.kind == DOCUMENT:
+            return _Document(file, digest, size, mtime_ns)  # read page by page on the run's thread
         try:
             pixels, info = prepare(source, self.embedder.model.vision)
         except FileVanishedError:
@@ -231,7 +242,9 @@ class Indexer:
                         break
                     outcome = queue.popleft().result()
                     last_path = outcome.file.path
-                    if isinstance(outcome, _Prepared):
+                    if isinstance(outcome, _Document):
+                        self._index_document(outcome, stats, cancel)
+                    elif isinstance(outcome, _Prepared):
                         batch.append(outcome)
                         if len(batch) >= batch_size or (exhausted and not queue):
                             self._flush(batch, stats)
@@ -291,6 +304,65 @@ class Indexer:
         )
         stats.embedded += len(batch)
         stats.done += len(batch)
+
+    def _index_document(self, doc: _Document, stats: RunStats, cancel: threading.Event) -> None:
+        """Embed a document's page renders and text passages, a few pages at a time."""
+        emb = self.embedder
+        spec = emb.model.vision
+        items: list[ItemVector] = []
+        renders: list[tuple[int, npt.NDArray[np.float32]]] = []
+        passages: list[tuple[int, str]] = []
+
+        def flush_renders() -> None:
+            vectors = emb.embed_pixels(np.stack([r[1] for r in renders]))
+            items.extend(
+                ItemVector(page=p, type="image", vector=v)
+                for (p, _), v in zip(renders, vectors, strict=True)
+            )
+            renders.clear()
+
+        def flush_passages() -> None:
+            vectors = emb.embed_texts([t for _, t in passages], query=False)
+            items.extend(
+                ItemVector(page=p, type="text", vector=v, text=t)
+                for (p, t), v in zip(passages, vectors, strict=True)
+            )
+            passages.clear()
+
+        try:
+            for page in pages(doc.file.path, spec.image_size, cancel.is_set):
+                if page.image is not None:
+                    renders.append((page.number, to_tensor(pad_square(page.image), spec)))
+                passages.extend((page.number, c) for c in emb.chunk_text(page.text))
+                if len(renders) >= emb.batch_size:
+                    flush_renders()
+                if len(passages) >= emb.batch_size * 2:
+                    flush_passages()
+                if cancel.is_set():
+                    return  # stays pending; nothing of it was written
+            if renders:
+                flush_renders()
+            if passages:
+                flush_passages()
+        except FileVanishedError:
+            self._settle(_Vanished(doc.file), stats, [])
+            return
+        except DecodeError as exc:
+            self._settle(_Failed(doc.file, exc.detail, doc.size, doc.mtime_ns), stats, [])
+            return
+        self.store.store_indexed(
+            [
+                Indexed(
+                    file=doc.file,
+                    items=items,
+                    digest=doc.digest,
+                    size=doc.size,
+                    mtime_ns=doc.mtime_ns,
+                )
+            ]
+        )
+        stats.embedded += 1
+        stats.done += 1
 
     def _settle(self, outcome: _Outcome, stats: RunStats, busy: list[FileRow]) -> None:
         if isinstance(outcome, _Busy):

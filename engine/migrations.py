@@ -68,5 +68,36 @@ def _v1(conn: Any) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1]
+def _v2(conn: Any) -> None:
+    """Keyword search: FTS5 over document text (items) and file names, kept in step by triggers."""
+    tokenizer = "unicode61 remove_diacritics 2"
+    conn.execute(
+        f"""
+        CREATE VIRTUAL TABLE fts_text USING fts5(
+            text, content='items', content_rowid='id', tokenize='{tokenizer}');
+        CREATE TRIGGER items_fts_insert AFTER INSERT ON items WHEN new.text IS NOT NULL BEGIN
+            INSERT INTO fts_text(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER items_fts_delete AFTER DELETE ON items WHEN old.text IS NOT NULL BEGIN
+            INSERT INTO fts_text(fts_text, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE VIRTUAL TABLE fts_names USING fts5(
+            name, content='files', content_rowid='id', tokenize='{tokenizer}');
+        CREATE TRIGGER files_fts_insert AFTER INSERT ON files BEGIN
+            INSERT INTO fts_names(rowid, name) VALUES (new.id, new.name);
+        END;
+        CREATE TRIGGER files_fts_delete AFTER DELETE ON files BEGIN
+            INSERT INTO fts_names(fts_names, rowid, name) VALUES ('delete', old.id, old.name);
+        END;
+        CREATE TRIGGER files_fts_rename AFTER UPDATE OF name ON files BEGIN
+            INSERT INTO fts_names(fts_names, rowid, name) VALUES ('delete', old.id, old.name);
+            INSERT INTO fts_names(rowid, name) VALUES (new.id, new.name);
+        END;
+        INSERT INTO fts_text(fts_text) VALUES ('rebuild');
+        INSERT INTO fts_names(fts_names) VALUES ('rebuild');
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2]
 LATEST = len(MIGRATIONS)

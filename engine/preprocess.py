@@ -256,6 +256,16 @@ def load_rgb(source: Source, min_side: int) -> Image.Image:
     return decode_image(source, min_side)[0]
 
 
+def pad_square(img: Image.Image, fill: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Centre a page on a white square, so that a centre crop keeps the whole page."""
+    side = max(img.size)
+    if img.width == img.height:
+        return img
+    canvas = Image.new("RGB", (side, side), fill)
+    canvas.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
+    return canvas
+
+
 def thumbnail(source: Source, max_side: int) -> Image.Image:
     """An RGB picture that fits in ``max_side`` × ``max_side`` (keeping the aspect ratio, never
     enlarged), EXIF-rotated and decoded at reduced size where the format allows it."""

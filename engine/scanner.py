@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from .documents import DOCUMENT_EXTENSIONS
 from .preprocess import SUPPORTED_EXTENSIONS
 from .store import FileRow, Folder, Store
 
@@ -41,6 +42,8 @@ def kind_of(path: str) -> str | None:
     ext = os.path.splitext(path)[1].lower()
     if ext in SUPPORTED_EXTENSIONS:
         return IMAGE
+    if ext in DOCUMENT_EXTENSIONS:
+        return DOCUMENT
     return None
 
 
