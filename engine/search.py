@@ -8,8 +8,9 @@ a file gives its score and the page that matched.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -19,7 +20,7 @@ from .embedder import Embedder
 from .errors import ConfigError
 from .paths import display
 from .preprocess import prepare
-from .store import MAX_KNN, Hit, Store
+from .store import MAX_KNN, Hit, KeywordHit, Store
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,85 @@ def parse_date(text: str, *, end: bool = False) -> float:
     raise ConfigError(f"cannot read the date {text!r}", "use YYYY, YYYY-MM or YYYY-MM-DD")
 
 
+RRF_K = 60  # the usual constant of reciprocal rank fusion
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 query that needs every word of ``text``; the last word may be a prefix (typing)."""
+    words = [w for w in re.findall(r"\w+", text.lower()) if len(w) > 1 or w.isdigit()][:16]
+    if not words:
+        return None
+    terms = [f'"{w}"' for w in words]
+    if text and not text[-1].isspace():
+        terms[-1] += "*"
+    return " ".join(terms)
+
+
+def fuse(
+    by_vector: list[Result], by_text: list[KeywordHit], by_name: list[KeywordHit]
+) -> list[Result]:
+    """Reciprocal rank fusion of the vector, passage and file-name rankings (per file).
+
+    The score is the fused value scaled so that first place in every non-empty ranking is 1.
+    A document's page and snippet come from whichever ranking placed it higher.
+    """
+    lists = [x for x in (by_vector, by_text, by_name) if x]
+    best = len(lists) / (RRF_K + 1)
+    fused: dict[int, float] = {}
+    vector_rank = {r.file_id: i for i, r in enumerate(by_vector)}
+    text_rank: dict[int, int] = {}
+    text_hit: dict[int, KeywordHit] = {}
+    name_hit: dict[int, KeywordHit] = {}
+    for i, r in enumerate(by_vector):
+        fused[r.file_id] = fused.get(r.file_id, 0.0) + 1.0 / (RRF_K + i + 1)
+    for ranking, seen in ((by_text, text_hit), (by_name, name_hit)):
+        rank = 0
+        for hit in ranking:
+            if hit.file_id in seen:
+                continue
+            seen[hit.file_id] = hit
+            if ranking is by_text:
+                text_rank[hit.file_id] = rank
+            fused[hit.file_id] = fused.get(hit.file_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            rank += 1
+    by_file = {r.file_id: r for r in by_vector}
+    out = []
+    for file_id, value in sorted(fused.items(), key=lambda kv: -kv[1]):
+        score = value / best
+        base = by_file.get(file_id)
+        text = text_hit.get(file_id)
+        if text is not None and (base is None or text_rank[file_id] <= vector_rank[file_id]):
+            out.append(
+                Result(
+                    path=text.path,
+                    score=score,
+                    kind=text.kind,
+                    item=text.page,
+                    file_id=file_id,
+                    type="text",
+                    snippet=text.snippet,
+                    taken=text.taken,
+                )
+            )
+        elif base is not None:
+            out.append(replace(base, score=score))
+        else:
+            hit = name_hit[file_id]
+            out.append(
+                Result(
+                    path=hit.path,
+                    score=score,
+                    kind=hit.kind,
+                    item=hit.page,
+                    file_id=file_id,
+                    type="name",
+                    snippet=None,
+                    taken=hit.taken,
+                )
+            )
+    return out
+
+
 def combine(vectors: Sequence[npt.NDArray[np.float32]]) -> npt.NDArray[np.float32]:
     total: npt.NDArray[np.float32] = np.sum(np.stack(vectors), axis=0).astype(np.float32)
     norm = float(np.linalg.norm(total))
@@ -99,15 +179,40 @@ class Searcher:
         return combine(parts)
 
     def search(self, query: Query) -> list[Result]:
-        return self.search_vector(self.query_vector(query), query)
+        """Vector hits, fused with keyword hits (names, document text) when the query has words."""
+        if query.k <= 0:
+            return []
+        vector = self.query_vector(query)
+        match = fts_query(query.text)
+        if match is None:
+            return self.search_vector(vector, query)
+        depth = max(query.k * 2, 50)
+        by_vector = self.search_vector(vector, replace(query, k=depth))
+        folder_ids, prefix = self._folder_scope(query.folder)
+        keyword_lists = []
+        for names in (False, True):
+            hits = self.store.keyword(
+                match,
+                depth,
+                names=names,
+                kind=query.kind,
+                folder_ids=folder_ids,
+                taken_from=query.date_from,
+                taken_to=query.date_to,
+            )
+            if prefix:
+                hits = [h for h in hits if h.path.startswith(prefix.rstrip(os.sep) + os.sep)]
+            keyword_lists.append([h for h in hits if h.file_id != query.exclude_file])
+        if not any(keyword_lists):
+            return by_vector[: query.k]
+        return fuse(by_vector, keyword_lists[0], keyword_lists[1])[: query.k]
 
     def similar(self, file_id: int, query: Query) -> list[Result]:
         """Files like an indexed one, from its stored vectors (no decoding, no tower)."""
         vectors = self.store.item_vectors(file_id)
         if not vectors:
             raise ConfigError("that file has no vectors yet", "wait until it is indexed")
-        q = Query(**{**query.__dict__, "exclude_file": file_id})
-        return self.search_vector(combine(vectors), q)
+        return self.search_vector(combine(vectors), replace(query, exclude_file=file_id))
 
     def _folder_scope(self, folder: str | None) -> tuple[list[int] | None, str | None]:
         if folder is None:

@@ -96,6 +96,17 @@ class Hit:
     taken: float | None
 
 
+@dataclass(frozen=True)
+class KeywordHit:
+    file_id: int
+    item_id: int | None
+    page: int
+    snippet: str | None
+    path: str
+    kind: str
+    taken: float | None
+
+
 _FILE_COLS = "id, folder_id, path, size, mtime_ns, hash, kind, status, error, taken, width, height"
 
 
@@ -575,6 +586,69 @@ class Store:
                 )
             )
         return out
+
+    def keyword(
+        self,
+        match: str,
+        limit: int,
+        *,
+        names: bool,
+        kind: str | None = None,
+        folder_ids: Sequence[int] | None = None,
+        taken_from: float | None = None,
+        taken_to: float | None = None,
+    ) -> list[KeywordHit]:
+        """Full-text hits (FTS5, best first): document passages, or file names if ``names``."""
+        if names:
+            sql = (
+                "SELECT f.id, NULL, 1, NULL, f.path, f.kind, f.taken, f.mtime_ns "
+                "FROM fts_names JOIN files f ON f.id = fts_names.rowid WHERE fts_names MATCH ?"
+            )
+            order = "bm25(fts_names)"
+        else:
+            sql = (
+                "SELECT f.id, i.id, i.page, snippet(fts_text, 0, '[', ']', '…', 24), f.path, "
+                "f.kind, f.taken, f.mtime_ns FROM fts_text "
+                "JOIN items i ON i.id = fts_text.rowid JOIN files f ON f.id = i.file_id "
+                "WHERE fts_text MATCH ?"
+            )
+            order = "bm25(fts_text)"
+        params: list[Any] = [match]
+        sql += " AND f.status = ?"
+        params.append(INDEXED)
+        if kind:
+            sql += " AND f.kind = ?"
+            params.append(kind)
+        if folder_ids is not None:
+            if not folder_ids:
+                return []
+            sql += f" AND f.folder_id IN ({_placeholders(len(folder_ids))})"
+            params.extend(folder_ids)
+        when = "coalesce(f.taken, f.mtime_ns / 1e9)"
+        if taken_from is not None:
+            sql += f" AND {when} >= ?"
+            params.append(taken_from)
+        if taken_to is not None:
+            sql += f" AND {when} <= ?"
+            params.append(taken_to)
+        sql += f" ORDER BY {order} LIMIT ?"
+        params.append(limit)
+        try:
+            rows = self._read(sql, params)
+        except apsw.SQLError:
+            return []  # a query FTS5 cannot parse finds nothing by keyword
+        return [
+            KeywordHit(
+                file_id=r[0],
+                item_id=r[1],
+                page=r[2],
+                snippet=r[3],
+                path=from_bytes(r[4]),
+                kind=r[5],
+                taken=r[6] if r[6] is not None else r[7] / 1e9,
+            )
+            for r in rows
+        ]
 
     def item_vectors(self, file_id: int) -> list[npt.NDArray[np.float32]]:
         rows = self._read(
