@@ -417,7 +417,8 @@ class _PdfWorker:
         self._proc = None
         self._conn = None
 
-    def call(self, op: str, path: str, args: Any = None, timeout: float = PDF_TIMEOUT_S) -> Any:
+    def call(self, op: str, path: str, args: Any = None, timeout: float | None = None) -> Any:
+        timeout = PDF_TIMEOUT_S if timeout is None else timeout
         with self._lock:
             conn = self._start()
             try:

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import model as model_folder
 from . import paths
+from .documents import close_worker
 from .embedder import Embedder
 from .errors import ConfigError, ModelError, ModelMismatchError
 from .indexer import Indexer, Progress, RunStats
@@ -76,6 +77,7 @@ class Library:
             self.watcher = None
         if self._embedder is not None:
             self._embedder.close()
+        close_worker()
         self.store.close()
 
     def __enter__(self) -> Library:

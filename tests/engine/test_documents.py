@@ -177,3 +177,43 @@ def test_fts_query_building() -> None:
     assert fts_query("red car ") == '"red" "car"'
     assert fts_query("   ") is None
     assert fts_query('quote" OR xy') == '"quote" "or" "xy"*'
+
+
+def test_long_pdf_can_be_cancelled_and_resumed(library: Library, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    folder = tmp_path / "long"
+    make.pdf(folder / "book.pdf", [f"Chapter {i}: the sea is blue" for i in range(300)])
+    library.add_folders([folder])
+    cancel = threading.Event()
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(library.index(cancel=cancel)))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while library.embedder.stats.images < 16 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    cancel.set()
+    thread.join(60)
+    assert result and result[0].run.cancelled  # type: ignore[attr-defined]
+    assert library.store.counts()["pending"] == 1
+    assert library.store.counts()["items"] == 0  # nothing half-written
+    report = library.index()
+    assert report.run.embedded == 1
+    assert library.store.counts()["items"] >= 600  # a render and a passage per page
+
+
+def test_a_pdf_that_takes_too_long_is_an_error(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.documents as documents
+
+    monkeypatch.setattr(documents, "PDF_TIMEOUT_S", 0.0)
+    folder = tmp_path / "slow"
+    make.pdf(folder / "slow.pdf", ["x" * 200] * 50)
+    library.add_folders([folder])
+    library.index()
+    assert "gave up" in (library.store.errors()[0].error or "")
+    monkeypatch.setattr(documents, "PDF_TIMEOUT_S", 60.0)
+    library.retry_errors()
+    assert library.index().run.embedded == 1  # the worker came back after being killed
