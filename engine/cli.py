@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("status", help="what the index holds and which model runs where")
     st.add_argument("--json", action="store_true")
+
+    from onnx_models.cli import add_model_parser
+
+    add_model_parser(sub)
     return p
 
 
@@ -250,6 +254,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if args.command == "model":  # needs no index or working model: it is how one gets one
+        from onnx_models.cli import run_model_command
+
+        from .paths import data_dir, model_dir
+
+        data = data_dir(args.data_dir)
+        return run_model_command(args, data, model_dir(args.model, data), args.device)
     from .library import Library
 
     try:

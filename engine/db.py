@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -60,7 +61,8 @@ def transaction(conn: apsw.Connection) -> Iterator[apsw.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite already rolled back after some errors (disk full)
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 
@@ -105,21 +107,95 @@ def set_aside(path: Path) -> Path:
     return target
 
 
-def open_index(path: Path) -> apsw.Connection:
-    """Open (creating if needed) and migrate the index; a corrupt file is set aside and rebuilt."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = connect(path)
+CHECK_EVERY_S = 7 * 24 * 3600  # a full quick_check reads every page: not at every start
+
+
+def _due_for_check(conn: apsw.Connection) -> bool:
     try:
-        problem = check_integrity(conn) if path.stat().st_size > 0 else None
-    except apsw.Error as exc:
+        found = conn.execute("SELECT value FROM meta WHERE key='last_check'").fetchall()
+    except apsw.SQLError:
+        return True  # no meta table yet (new or very old index)
+    if not found:
+        return True
+    stamp: Any = found[0][0]
+    return time.time() - float(stamp) > CHECK_EVERY_S
+
+
+def open_index(path: Path, *, check: bool | None = None) -> tuple[apsw.Connection, Path | None]:
+    """Open (creating if needed) and migrate the index.
+
+    A damaged file is moved aside (kept for the user) and a new index started; the second value
+    says where the damaged copy went. ``check=None`` runs SQLite's quick_check once a week.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn: apsw.Connection | None = None
+    problem: str | None = None
+    try:
+        conn = connect(path)
+        if path.stat().st_size > 0 and (check or (check is None and _due_for_check(conn))):
+            problem = check_integrity(conn)
+            if problem is None and user_version(conn) >= 1:
+                with transaction(conn):
+                    conn.execute(
+                        "INSERT INTO meta(key, value) VALUES('last_check', ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                        (str(time.time()),),
+                    )
+    except IndexError_ as exc:
+        if not isinstance(exc.__cause__, apsw.NotADBError | apsw.CorruptError):
+            raise
+        problem = str(exc.__cause__)
+    except (apsw.NotADBError, apsw.CorruptError) as exc:
         problem = str(exc)
+    kept = None
     if problem is not None:
-        conn.close()
+        if conn is not None:
+            conn.close()
         kept = set_aside(path)
         log.error("the index was damaged (%s); kept a copy at %s and started afresh", problem, kept)
         conn = connect(path)
+    assert conn is not None
     migrate(conn)
-    return conn
+    return conn, kept
+
+
+class WriterLock:
+    """One writer per index across processes: a second app or CLI indexer is refused.
+
+    An OS file lock (released by the OS if the process dies, so a killed app never leaves a
+    stale lock behind).
+    """
+
+    def __init__(self, index: Path) -> None:
+        self.path = index.with_name(index.name + ".lock")
+        self._fh: Any = None
+
+    def acquire(self) -> None:
+        if self._fh is not None:
+            return
+        fh = open(self.path, "a+b")  # noqa: SIM115 - held open for the lock's lifetime
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            fh.close()
+            raise IndexError_(
+                "another Lanterna (the app, or `lanterna watch` / `index`) is updating this index",
+                "use that one, or quit it first; searching works meanwhile",
+            ) from exc
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # closing the file releases the lock
+            self._fh = None
 
 
 def rows(conn: apsw.Connection, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:

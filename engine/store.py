@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -139,9 +140,10 @@ def _placeholders(n: int) -> str:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, check: bool | None = None) -> None:
         self.path = path
-        self._writer = db.open_index(path)
+        self._writer, self.recovered = db.open_index(path, check=check)
+        self._writer_lock = db.WriterLock(path)
         self._lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[apsw.Connection] = []
@@ -162,6 +164,7 @@ class Store:
             with suppress(apsw.Error):
                 self._writer.execute("PRAGMA optimize")
             self._writer.close()
+            self._writer_lock.release()
 
     def reader(self) -> apsw.Connection:
         conn: apsw.Connection | None = getattr(self._local, "conn", None)
@@ -179,14 +182,35 @@ class Store:
         with self._lock:
             if self._closed:
                 raise IndexError_("the index is closed")
+            self._writer_lock.acquire()
             try:
                 with db.transaction(self._writer) as conn:
                     yield conn
-            except apsw.FullError as exc:
-                raise IndexError_(
-                    "the disk holding the index is full; nothing was lost",
-                    "free some space and run the indexer again",
-                ) from exc
+            except apsw.Error as exc:
+                if isinstance(exc, apsw.FullError) or self._nearly_full():
+                    raise IndexError_(
+                        "the disk holding the index is full; nothing was lost",
+                        "free some space and run the indexer again",
+                    ) from exc
+                if isinstance(exc, apsw.CorruptError | apsw.NotADBError):
+                    raise IndexError_(
+                        f"the index is damaged ({exc})",
+                        "restart Lanterna: it keeps a copy and rebuilds the index",
+                    ) from exc
+                raise
+
+    def _nearly_full(self) -> bool:
+        """Whether a failed write ran out of room (sqlite-vec reports it as a generic error)."""
+        try:
+            pages = int(self._writer.execute("PRAGMA page_count").fetchall()[0][0] or 0)
+            limit = int(self._writer.execute("PRAGMA max_page_count").fetchall()[0][0] or 0)
+            size = int(self._writer.execute("PRAGMA page_size").fetchall()[0][0] or 4096)
+        except apsw.Error:
+            return False
+        room = (limit - pages) * size
+        with suppress(OSError):
+            room = min(room, shutil.disk_usage(self.path.parent).free)
+        return room < 4 * 1024 * 1024  # a new vector chunk needs about 1 MB, and more for WAL
 
     def _read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
         return db.rows(self.reader(), sql, params)
