@@ -265,6 +265,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         with Library(args.data_dir, args.model, device=args.device) as lib:
+            if lib.store.recovered is not None:
+                print(
+                    f"lanterna: the index was damaged; a copy is kept at "
+                    f"{display(lib.store.recovered)} and a new index was started "
+                    "(run `lanterna index` to fill it)",
+                    file=sys.stderr,
+                )
             return COMMANDS[args.command](lib, args)
     except LanternaError as exc:
         print(f"lanterna: {exc.one_line()}", file=sys.stderr)

@@ -156,7 +156,30 @@ def open_index(path: Path, *, check: bool | None = None) -> tuple[apsw.Connectio
         conn = connect(path)
     assert conn is not None
     migrate(conn)
+    if kept is not None:
+        _salvage(kept, conn)
     return conn, kept
+
+
+def _salvage(damaged: Path, fresh: apsw.Connection) -> None:
+    """Carry the watched folders and settings over from a damaged index, when still readable,
+    so that rebuilding needs nothing from the user."""
+    try:
+        old = apsw.Connection(str(damaged), flags=apsw.SQLITE_OPEN_READONLY)
+        try:
+            folders = old.execute("SELECT path, added FROM folders").fetchall()
+            settings = old.execute("SELECT key, value FROM settings").fetchall()
+        finally:
+            old.close()
+    except apsw.Error as exc:
+        log.warning("nothing could be saved from the damaged index: %s", exc)
+        return
+    with transaction(fresh):
+        for path, added in folders:
+            fresh.execute("INSERT OR IGNORE INTO folders(path, added) VALUES(?, ?)", (path, added))
+        for key, value in settings:
+            fresh.execute("INSERT OR REPLACE INTO settings(key, value) VALUES(?, ?)", (key, value))
+    log.warning("kept %d watched folders from the damaged index", len(folders))
 
 
 class WriterLock:

@@ -42,13 +42,21 @@ def test_corrupt_index_is_set_aside_and_rebuilt(tmp_path: Path) -> None:
     store = Store(path)
     store.add_folder("/somewhere")
     store.close()
+    conn = db.connect(path)
+    page = conn.execute("SELECT rootpage FROM sqlite_master WHERE name='files_status'").fetchall()[
+        0
+    ][0]
+    conn.close()
     data = bytearray(path.read_bytes())
-    data[4096 : 4096 * 2] = b"\x13" * 4096  # clobber a page
+    start = (page - 1) * 4096
+    data[start : start + 4096] = b"\x13" * 4096  # clobber an index page, not the folders table
     path.write_bytes(bytes(data))
     store = Store(path)
-    assert store.folders() == []
-    kept = list(tmp_path.glob("index.db.corrupt-*"))
-    assert kept and kept[0].stat().st_size == len(data)
+    assert store.recovered is not None
+    # the watched folders were carried over from the damaged copy
+    assert [f.path for f in store.folders()] == ["/somewhere"]
+    assert store.recovered.name.startswith("index.db.corrupt-")
+    assert store.recovered.stat().st_size == len(data)
     store.close()
 
 
