@@ -1,0 +1,179 @@
+"""The results grid's model: a flat list of entries, cheap to reset and to grow.
+
+Only what is painted asks for data, so a list of 10 000 entries costs a list of small objects;
+thumbnails are looked up per painted row through the thumbnail cache.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QMimeData,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QUrl,
+)
+
+from app.qt import Signal
+
+if TYPE_CHECKING:
+    from app.thumbnails import ThumbnailCache
+
+Index = QModelIndex | QPersistentModelIndex
+
+ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
+PATH_ROLE = Qt.ItemDataRole.UserRole + 2
+THUMB_ROLE = Qt.ItemDataRole.UserRole + 3
+THUMB_SIZE = 256
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file in the grid: a search hit (with score and what matched) or a recent file."""
+
+    path: str
+    kind: str = "image"
+    score: float | None = None
+    page: int = 1
+    type: str = "image"  # the item that matched: "image" (a photo or page render) or "text"
+    snippet: str | None = None
+    taken: float | None = None
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    @property
+    def folder(self) -> str:
+        return os.path.dirname(self.path)
+
+    def why(self) -> str:
+        """Why this file is in the list, in words."""
+        if self.score is None:
+            return "Recently added"
+        if self.type == "text":
+            where = f"text on page {self.page}" if self.kind == "document" else "its text"
+            return f"Matched {where}: “{self.snippet}”" if self.snippet else f"Matched {where}"
+        if self.kind == "document":
+            return f"Matched the look of page {self.page}"
+        return "Matched the image"
+
+
+class ResultsModel(QAbstractListModel):
+    more_wanted = Signal()  # the view scrolled to the end of a list that may hold more
+
+    def __init__(self, thumbnails: ThumbnailCache | None = None) -> None:
+        super().__init__()
+        self._entries: list[Entry] = []
+        self._rows: dict[str, list[int]] = {}
+        self._thumbs = thumbnails
+        self._may_have_more = False
+        if thumbnails is not None:
+            thumbnails.ready.connect(self._thumbnail_ready)
+
+    # -- contents ----------------------------------------------------------------------------
+
+    @property
+    def entries(self) -> list[Entry]:
+        return self._entries
+
+    def set_entries(self, entries: list[Entry], may_have_more: bool = False) -> None:
+        """Show a new list; a longer list that starts with the current one is appended to,
+        so "load more" keeps the scroll position and the selection."""
+        old = self._entries
+        self._may_have_more = may_have_more
+        if (
+            old
+            and len(entries) > len(old)
+            and all(a.path == b.path for a, b in zip(old, entries, strict=False))
+        ):
+            self.beginInsertRows(QModelIndex(), len(old), len(entries) - 1)
+            self._entries = list(entries)
+            self._reindex()
+            self.endInsertRows()
+            return
+        self.beginResetModel()
+        self._entries = list(entries)
+        self._reindex()
+        self.endResetModel()
+
+    def clear(self) -> None:
+        self.set_entries([])
+
+    def _reindex(self) -> None:
+        self._rows = {}
+        for row, e in enumerate(self._entries):
+            self._rows.setdefault(e.path, []).append(row)
+
+    def entry(self, row: int) -> Entry | None:
+        return self._entries[row] if 0 <= row < len(self._entries) else None
+
+    def row_of(self, path: str) -> int | None:
+        rows = self._rows.get(path)
+        return rows[0] if rows else None
+
+    def _thumbnail_ready(self, path: str) -> None:
+        for row in self._rows.get(path, ()):
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole, THUMB_ROLE])
+
+    # -- QAbstractListModel ------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._entries)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        e = self.entry(index.row()) if index.isValid() else None
+        if e is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return e.name
+        if role == ENTRY_ROLE:
+            return e
+        if role == PATH_ROLE:
+            return e.path
+        if role == THUMB_ROLE:
+            return self._thumbs.get(e.path, THUMB_SIZE) if self._thumbs is not None else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [e.name]
+            if e.score is not None:
+                lines.append(f"Score {e.score:.3f}")
+            lines.append(e.why())
+            lines.append(e.folder)
+            return "\n".join(lines)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{e.name}, {e.why()}"
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list"]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        """Dragging results out gives the files to other apps (a mail, a chat, a folder)."""
+        mime = QMimeData()
+        paths = [p for i in indexes if (p := self.data(i, PATH_ROLE))]
+        mime.setUrls([QUrl.fromLocalFile(p) for p in paths])
+        mime.setData("text/plain", QByteArray("\n".join(paths).encode()))
+        return mime
+
+    def canFetchMore(self, parent: Index) -> bool:
+        return not parent.isValid() and self._may_have_more
+
+    def fetchMore(self, parent: Index) -> None:
+        # Ask once per list: the owner reruns the query with a larger k and calls set_entries.
+        self._may_have_more = False
+        self.more_wanted.emit()

@@ -1,0 +1,105 @@
+"""Indexing status in the status bar: counts, a progress bar with ETA, pause, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
+
+from app.qt import Signal
+
+
+def eta_text(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return "less than a minute left"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min left"
+    return f"about {minutes // 60} h {minutes % 60:02d} min left"
+
+
+def count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}".replace(",", "\u2009")
+
+
+class IndexStatus(QWidget):
+    pause_toggled = Signal(bool)
+    errors_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.counts = QLabel("Opening the index…")
+        self.bar = QProgressBar()
+        self.bar.setFixedWidth(220)
+        self.bar.setTextVisible(True)
+        self.bar.setFormat("%v / %m")
+        self.bar.setAccessibleName("Indexing progress")
+        self.eta = QLabel()
+        self.pause = QToolButton()
+        self.pause.setCheckable(True)
+        self.pause.setText("Pause")
+        self.pause.setToolTip("Pause or resume indexing")
+        self.pause.toggled.connect(self._paused)
+        self.errors = QToolButton()
+        self.errors.setAutoRaise(True)
+        self.errors.setToolTip("Files that could not be read, and why")
+        self.errors.clicked.connect(self.errors_clicked)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 0, 6, 0)
+        layout.addWidget(self.counts)
+        layout.addStretch(1)
+        layout.addWidget(self.errors)
+        layout.addWidget(self.eta)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.pause)
+        self._indexing = False
+        self._files = 0
+        self._set_indexing(False)
+        self.errors.setVisible(False)
+
+    @property
+    def indexing(self) -> bool:
+        return self._indexing
+
+    def _set_indexing(self, on: bool) -> None:
+        self._indexing = on
+        self.bar.setVisible(on)
+        self.eta.setVisible(on)
+        self.pause.setVisible(on or self.pause.isChecked())
+
+    def _paused(self, paused: bool) -> None:
+        self.pause.setText("Resume" if paused else "Pause")
+        self.pause_toggled.emit(paused)
+        if paused:
+            self.eta.setText("paused")
+
+    def show_progress(self, done: int, total: int, errors: int, eta: float | None) -> None:
+        finished = done >= total
+        self.bar.setMaximum(max(total, 1))
+        self.bar.setValue(min(done, max(total, 1)))
+        if not finished:
+            self._set_indexing(True)
+            self.counts.setText(
+                f"Indexing… {count(done, 'file')} of {total:,}".replace(",", "\u2009")
+            )
+            self.eta.setText("paused" if self.pause.isChecked() else eta_text(eta))
+        else:
+            self._set_indexing(False)
+
+    def show_status(self, status: dict[str, Any]) -> None:
+        files = status.get("files", {})
+        indexed = int(files.get("indexed", 0))
+        pending = int(files.get("pending", 0))
+        errors = int(files.get("error", 0))
+        self._files = indexed
+        if not self._indexing:
+            parts = [count(indexed, "file") + " indexed"]
+            if pending and not status.get("model_error"):
+                parts.append(f"{pending:,} waiting".replace(",", "\u2009"))
+            folders = len(status.get("folders", []))
+            parts.append(count(folders, "folder"))
+            self.counts.setText(" · ".join(parts))
+        self.errors.setVisible(errors > 0)
+        self.errors.setText(f"⚠ {count(errors, 'error')}")

@@ -1,0 +1,149 @@
+"""Typing, Enter, Esc, filters and recent files, through the real window and engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QInputMethodEvent
+from PySide6.QtWidgets import QApplication
+
+from app.bridge import SearchRequest
+from tests.app.helpers import colours, settle
+
+
+def test_empty_query_shows_recent_files(
+    window: Any, picture_library: dict[str, list[Path]]
+) -> None:
+    total = sum(len(v) for v in picture_library.values())
+    assert window.model.rowCount() == total
+    assert all(e.score is None for e in window.model.entries)
+    assert window.results_stack.currentWidget() is window.grid
+
+
+def test_typing_a_query_fills_the_grid_best_first(qtbot: Any, window: Any) -> None:
+    qtbot.keyClicks(window.search, "rouge")
+    settle(window)
+    assert colours(window)[:3] == ["red", "red", "red"]
+    top = window.model.entries[0]
+    assert top.score is not None and top.score > window.model.entries[-1].score
+    assert window.preview.entry == top  # the top result is current and previewed
+    assert "Score" in window.model.data(window.model.index(0), Qt.ItemDataRole.ToolTipRole)
+
+
+def type_text(widget: Any, text: str) -> None:
+    """As an input method commits text (QTest can only type Latin-1 keys)."""
+    event = QInputMethodEvent()
+    event.setCommitString(text)
+    QApplication.sendEvent(widget, event)
+
+
+def test_multilingual_queries(qtbot: Any, window: Any) -> None:
+    for text, colour in (
+        ("blau", "blue"),
+        ("緑", "green"),
+        ("jaune", "yellow"),
+        ("красный", "red"),
+    ):
+        window.search.clear()
+        type_text(window.search, text)
+        settle(window)
+        assert colours(window)[0] == colour, text
+
+
+def test_enter_opens_the_top_result(qtbot: Any, window: Any, opened_urls: Any) -> None:
+    qtbot.keyClicks(window.search, "blue")
+    qtbot.keyClick(window.search, Qt.Key.Key_Return)  # before the debounce fires
+    settle(window)
+    qtbot.waitUntil(lambda: len(opened_urls.urls) == 1)
+    assert Path(opened_urls.paths[0]).name.startswith("blue-")
+
+
+def test_escape_clears_and_shows_recent_files(qtbot: Any, window: Any) -> None:
+    qtbot.keyClicks(window.search, "red")
+    settle(window)
+    qtbot.keyClick(window.search, Qt.Key.Key_Escape)
+    settle(window)
+    assert window.search.text() == ""
+    assert all(e.score is None for e in window.model.entries)
+
+
+def test_ctrl_f_and_ctrl_l_focus_the_search_box(qtbot: Any, window: Any) -> None:
+    window.activateWindow()
+    window.grid.setFocus()
+    window.act_find.trigger()
+    assert window.search.hasFocus() or window.focusWidget() is window.search
+
+
+def test_down_moves_into_the_grid_and_up_comes_back(qtbot: Any, window: Any) -> None:
+    window.search.setFocus()
+    qtbot.keyClick(window.search, Qt.Key.Key_Down)
+    assert window.focusWidget() is window.grid
+    assert window.grid.currentIndex().row() == 0
+    qtbot.keyClick(window.grid, Qt.Key.Key_Up)
+    assert window.focusWidget() is window.search
+    qtbot.keyClick(window.search, Qt.Key.Key_Down)
+    qtbot.keyClick(window.grid, Qt.Key.Key_Right)
+    assert window.grid.currentIndex().row() == 1
+    assert window.preview.entry == window.model.entries[1]
+    qtbot.keyClick(window.grid, Qt.Key.Key_Escape)
+    assert window.focusWidget() is window.search
+
+
+def test_kind_filter(qtbot: Any, window: Any) -> None:
+    qtbot.keyClicks(window.search, "red")
+    settle(window)
+    window.filters.kind.setCurrentIndex(window.filters.kind.findData("document"))
+    settle(window)
+    assert window.model.rowCount() == 0
+    assert "No matches" in window.message.text()
+    window.filters.reset()
+    settle(window)
+    assert window.model.rowCount() > 0
+
+
+def test_folder_filter(
+    qtbot: Any, make_window: Any, data_dir: Path, toy_model: Path, tmp_path: Path
+) -> None:
+    from engine.library import Library
+    from tests.images import write
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    write(a / "red-a.png", "red")
+    write(b / "red-b.png", "red", seed=1)
+    with Library(data_dir, toy_model, device="cpu") as lib:
+        lib.add_folders([a, b])
+        lib.index()
+    window = make_window()
+    qtbot.keyClicks(window.search, "red")
+    settle(window)
+    assert sorted(e.name for e in window.model.entries) == ["red-a.png", "red-b.png"]
+    combo = window.filters.folder
+    combo.setCurrentIndex(combo.findData(str(b)))
+    settle(window)
+    assert [e.name for e in window.model.entries] == ["red-b.png"]
+
+
+def test_stale_results_are_dropped(qtbot: Any, window: Any) -> None:
+    seen: list[SearchRequest] = []
+    window.bridge.search_done.connect(lambda req, _entries: seen.append(req))
+    window.bridge.search(SearchRequest(text="red"))
+    window.bridge.search(SearchRequest(text="blue"))
+    qtbot.waitUntil(lambda: bool(seen))
+    qtbot.wait(200)
+    assert [r.text for r in seen] == ["blue"]
+
+
+def test_a_refresh_of_the_same_query_keeps_the_place(qtbot: Any, window: Any) -> None:
+    window.resize(760, 520)
+    qtbot.keyClicks(window.search, "red")
+    settle(window)
+    bar = window.grid.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0)
+    window.grid.setCurrentIndex(window.model.index(window.model.rowCount() - 1))
+    bar.setValue(bar.maximum())
+    before = (bar.value(), window.grid.currentIndex().row())
+    window._live_refresh(force=True)  # as when indexing goes on
+    settle(window)
+    assert (bar.value(), window.grid.currentIndex().row()) == before
