@@ -366,6 +366,20 @@ def _worker_main(conn: Connection) -> None:
                     raise DecodeError(f"damaged PDF: {message}") from exc
                 docs[path] = doc
                 conn.send(("ok", len(doc)))
+            elif op == "render":
+                page_no, max_side = args
+                doc = docs.get(path) or pdfium.PdfDocument(path)
+                docs[path] = doc
+                if not 1 <= page_no <= len(doc):
+                    raise DecodeError(f"no page {page_no} (the document has {len(doc)})")
+                page = doc[page_no - 1]
+                width, height = page.get_size()
+                bitmap = page.render(
+                    scale=max_side / max(width, height, 1), fill_color=(255, 255, 255, 255)
+                )
+                img = bitmap.to_pil().convert("RGB")
+                page.close()
+                conn.send(("ok", (img.size, img.tobytes())))
             elif op == "pages":
                 start, count, render_px = args
                 doc = docs[path]
@@ -450,6 +464,17 @@ _worker = _PdfWorker()
 
 def close_worker() -> None:
     _worker.close()
+
+
+def render_page(path: str, page: int, max_side: int) -> Image.Image:
+    """A picture of one page of a PDF (from 1), for previews and thumbnails."""
+    if os.path.splitext(path)[1].lower() not in PDF:
+        raise DecodeError("only PDF pages can be rendered")
+    try:
+        size, raw = _worker.call("render", path, (page, max_side))
+    except FileNotFoundError as exc:
+        raise FileVanishedError("the file vanished") from exc
+    return Image.frombytes("RGB", size, raw)
 
 
 def _pdf_pages(path: str, render_px: int, cancelled: Callable[[], bool]) -> Iterator[Page]:

@@ -311,6 +311,7 @@ class Library:
         *,
         progress: Callable[[Progress], None] | None = None,
         on_changes: Callable[[Changes], None] | None = None,
+        on_indexed: Callable[[RunStats], None] | None = None,
         pause: threading.Event | None = None,
         rescan_interval: float = RESCAN_INTERVAL_S,
         polling: bool = False,
@@ -322,7 +323,9 @@ class Library:
             if on_changes is not None and changes.total:
                 on_changes(changes)
 
-        self.index(cancel=stop, pause=pause, progress=progress)
+        first = self.index(cancel=stop, pause=pause, progress=progress)
+        if on_indexed is not None:
+            on_indexed(first.run)
         roots = [f.path for f in self.store.folders() if os.path.isdir(f.path)]
         self.watcher = Watcher(roots, handle, quiet=self.quiet, polling=polling)
         self.watcher.start()
@@ -338,7 +341,9 @@ class Library:
                     self._wake.set()
                 if self._wake.is_set():
                     self._wake.clear()
-                    self.embed_pending(cancel=stop, pause=pause, progress=progress)
+                    run = self.embed_pending(cancel=stop, pause=pause, progress=progress)
+                    if on_indexed is not None and run.done:
+                        on_indexed(run)
         finally:
             self.watcher.stop()
             self.watcher = None
@@ -358,6 +363,14 @@ class Library:
         if row is None:
             raise ConfigError(f"{paths.display(path)} is not in the index")
         return Searcher(self.store, self.embedder).similar(row.id, query or Query())
+
+    def file_info(self, path: str) -> FileRow | None:
+        """What the index knows of a file: size, dimensions, capture date, status, error."""
+        return self.store.files_by_path([path]).get(path)
+
+    def wake(self) -> None:
+        """Ask a running :meth:`watch` to embed whatever is pending now (after a retry, say)."""
+        self._wake.set()
 
     def recent(self, limit: int = 100) -> list[FileRow]:
         return self.store.recent(limit)

@@ -84,8 +84,12 @@ class VectorIndex:
         q *= np.sign(np.diag(r))  # a uniformly random rotation
         self._rotation: Floats = np.ascontiguousarray(q, dtype=np.float32)
         self._center: Floats = np.zeros(dims, dtype=np.float32)
+        self._sum = np.zeros(
+            dims, dtype=np.float64
+        )  # of the live vectors: their mean is the centre
         self._trained_at = 0
         self._training = False
+        self._deferred = False  # bulk loading: codes are computed once, at the end
         self._lock = threading.RLock()
         self._layout = 0  # bumped whenever existing rows move or change
         self._kinds: dict[str, int] = {}
@@ -191,28 +195,32 @@ class VectorIndex:
 
     # -- metadata ------------------------------------------------------------------------------
 
+    def _kind_code(self, value: str | None) -> int:
+        if value is None:
+            return 0
+        code = self._kinds.get(value)
+        if code is None:
+            if len(self._kinds) >= 255:
+                raise ValueError("more than 255 distinct kinds")
+            code = self._kinds[value] = len(self._kinds) + 1
+        return code
+
     def _kind_codes(self, kind: KindArg, count: int) -> npt.NDArray[np.uint8]:
-        values: Sequence[str | None] = (
-            [kind] * count if kind is None or isinstance(kind, str) else list(kind)
-        )
+        if kind is None or isinstance(kind, str):
+            return np.full(count, self._kind_code(kind), dtype=np.uint8)
+        values = list(kind)
         if len(values) != count:
             raise ValueError("kind must be one value or one per vector")
-        out = np.zeros(count, dtype=np.uint8)
-        for i, value in enumerate(values):
-            if value is None:
-                continue
-            code = self._kinds.get(value)
-            if code is None:
-                if len(self._kinds) >= 255:
-                    raise ValueError("more than 255 distinct kinds")
-                code = self._kinds[value] = len(self._kinds) + 1
-            out[i] = code
-        return out
+        return np.array([self._kind_code(v) for v in values], dtype=np.uint8)
 
     @staticmethod
     def _ints(value: IntArg, count: int, name: str) -> Ints:
         if value is None or isinstance(value, (int, float)):
             return np.full(count, NULL_INT if value is None else int(value), dtype=np.int64)
+        if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+            if value.shape != (count,):
+                raise ValueError(f"{name} must be one value or one per vector")
+            return value.astype(np.int64)
         seq = list(value)
         if len(seq) != count:
             raise ValueError(f"{name} must be one value or one per vector")
@@ -250,19 +258,25 @@ class VectorIndex:
         if len(keep) != count:
             id_arr, vecs, folders, takens = id_arr[keep], vecs[keep], folders[keep], takens[keep]
         center = self._center
-        codes = self._encode(vecs, center)  # outside the lock: the costly part of a bulk add
+        if self._deferred:
+            codes = np.zeros((self.words, len(vecs)), dtype=np.uint64)
+        else:
+            codes = self._encode(vecs, center)  # outside the lock: the costly part of a bulk add
         with self._lock:
             kinds = self._kind_codes(kind, count)
             if len(keep) != count:
                 kinds = kinds[keep]
-            if self._center is not center:  # re-centred meanwhile
+            if self._center is not center and not self._deferred:  # re-centred meanwhile
                 codes = self._encode(vecs, self._center)
             rows = self._rows_of(id_arr)
             found = rows >= 0
+            self._sum += vecs.sum(axis=0, dtype=np.float64)
             if found.any():  # replace in place
                 where = rows[found]
                 self._layout += 1
-                self._dead -= int(np.count_nonzero(~self._alive[where]))
+                was_alive = where[self._alive[where]]
+                self._sum -= self._gather_float(was_alive).sum(axis=0, dtype=np.float64)
+                self._dead -= len(where) - len(was_alive)
                 self._codes[:, where] = codes[:, found]
                 self._store_vectors(where, vecs[found])
                 self._kind[where] = kinds[found]
@@ -287,7 +301,8 @@ class VectorIndex:
                 self._taken[sl] = takens[new][order]
                 self._alive[sl] = True
                 self._n = n + m
-        self._maybe_train()
+        if not self._deferred:
+            self._maybe_train()
 
     def remove(self, ids: Iterable[int] | Ints) -> int:
         """Forget vectors by item id; unknown ids are ignored. Returns how many were removed."""
@@ -298,6 +313,7 @@ class VectorIndex:
             rows = self._rows_of(id_arr.astype(np.int64))
             rows = rows[rows >= 0]
             rows = rows[self._alive[rows]]
+            self._sum -= self._gather_float(rows).sum(axis=0, dtype=np.float64)
             self._alive[rows] = False
             self._dead += len(rows)
             if self._dead >= COMPACT_MIN and self._dead * 4 >= self._n:
@@ -323,6 +339,7 @@ class VectorIndex:
             self._layout += 1
             self._trained_at = 0
             self._center = np.zeros(self.dims, dtype=np.float32)
+            self._sum = np.zeros(self.dims, dtype=np.float64)
             self._alloc(0)
 
     def ids(self) -> Ints:
@@ -369,28 +386,23 @@ class VectorIndex:
 
     # -- training ------------------------------------------------------------------------------
 
-    def _maybe_train(self) -> None:
-        """Re-centre the codes when the index has doubled since the last time.
+    def _maybe_train(self, force: bool = False) -> None:
+        """Re-centre the codes when the index has doubled since the last time (or now).
 
         The centre and codes are computed from a snapshot outside the lock; rows added meanwhile
         are encoded under the lock, and if rows moved (compaction) the work is done again.
         """
         with self._lock:
             live = self._n - self._dead
-            if self._training or live < max(TRAIN_MIN, 2 * self._trained_at):
+            due = live >= max(TRAIN_MIN, 2 * self._trained_at)
+            if self._training or live == 0 or not (due or force):
                 return
             self._training = True
         try:
             for _ in range(3):
                 with self._lock:
-                    n0, layout, vecs, scale, alive = (
-                        self._n,
-                        self._layout,
-                        self._vecs,
-                        self._scale,
-                        self._alive[: self._n].copy(),
-                    )
-                center = self._mean(vecs, scale, n0, alive)
+                    n0, layout, vecs, scale = self._n, self._layout, self._vecs, self._scale
+                    center = (self._sum / max(1, self._n - self._dead)).astype(np.float32)
                 codes = self._encode_rows(vecs, scale, 0, n0, center)
                 with self._lock:
                     if self._layout != layout:
@@ -407,6 +419,12 @@ class VectorIndex:
             with self._lock:
                 self._training = False
 
+    def _gather_float(self, rows: Ints) -> Floats:
+        block = np.take(self._vecs, rows, axis=0).astype(np.float32)
+        if self.precision == "int8":
+            block *= np.take(self._scale, rows)[:, None]
+        return block
+
     def _rows_as_float(
         self, vecs: npt.NDArray[Any], scale: Floats, start: int, stop: int
     ) -> Floats:
@@ -414,16 +432,6 @@ class VectorIndex:
         if self.precision == "int8":
             block *= scale[start:stop, None]
         return block
-
-    def _mean(self, vecs: npt.NDArray[Any], scale: Floats, n: int, alive: Any) -> Floats:
-        total = np.zeros(self.dims, dtype=np.float64)
-        count = 0
-        for start in range(0, n, _ENCODE_CHUNK):
-            stop = min(n, start + _ENCODE_CHUNK)
-            block = self._rows_as_float(vecs, scale, start, stop)[alive[start:stop]]
-            total += block.sum(axis=0, dtype=np.float64)
-            count += len(block)
-        return (total / max(count, 1)).astype(np.float32)
 
     def _encode_rows(
         self, vecs: npt.NDArray[Any], scale: Floats, start: int, stop: int, center: Floats
@@ -555,24 +563,18 @@ class VectorIndex:
             return np.flatnonzero(dist <= self.dims).astype(np.int64)
         below = np.flatnonzero(dist < threshold)
         at = np.flatnonzero(dist == threshold)[: want - len(below)]
-        return np.concatenate([below, at]).astype(np.int64)
+        return np.sort(np.concatenate([below, at])).astype(np.int64)  # in memory order
 
     def _rescore(self, rows: Ints, unit: Floats) -> Floats:
+        """Cosine of ``unit`` with each row's rescoring copy (rows ascending, for locality)."""
         out = np.empty(len(rows), dtype=np.float32)
-        contiguous = len(rows) == self._n and len(rows) > 0 and int(rows[-1]) == len(rows) - 1
         for s in range(0, len(rows), _RESCORE_CHUNK):
-            e = min(len(rows), s + _RESCORE_CHUNK)
-            if contiguous:
-                block = self._vecs[s:e]
-                scale = self._scale[s:e] if self.precision == "int8" else None
-            else:
-                chunk = rows[s:e]
-                block = self._vecs[chunk]
-                scale = self._scale[chunk] if self.precision == "int8" else None
+            chunk = rows[s : s + _RESCORE_CHUNK]
+            block = np.take(self._vecs, chunk, axis=0)
             scores = block.astype(np.float32, copy=False) @ unit
-            if scale is not None:
-                scores *= scale
-            out[s:e] = scores
+            if self.precision == "int8":
+                scores *= np.take(self._scale, chunk)
+            out[s : s + len(chunk)] = scores
         return out
 
 
@@ -583,10 +585,30 @@ class _Nothing:
 _NOTHING = _Nothing()
 
 
+def from_arrays(
+    ids: Sequence[int] | Ints,
+    vectors: npt.ArrayLike,
+    *,
+    kind: KindArg = None,
+    folder_id: IntArg = None,
+    taken: IntArg = None,
+    **options: Any,
+) -> VectorIndex:
+    """Build an index in one go (the codes are computed once, with the data's own centre)."""
+    vecs = np.asarray(vectors, dtype=np.float32)
+    index = VectorIndex(vecs.shape[1] if vecs.ndim == 2 else 256, **options)
+    if len(vecs):
+        index._center = vecs.mean(axis=0, dtype=np.float64).astype(np.float32)
+        index._trained_at = len(vecs)
+    index.add(ids, vecs, kind=kind, folder_id=folder_id, taken=taken)
+    return index
+
+
 def from_rows(rows: Iterable[Sequence[Any]], dims: int = 256, **options: Any) -> VectorIndex:
     """Build an index from ``(item_id, float32 blob, kind, folder_id, taken)`` rows, e.g.
     ``SELECT item_id, embedding, kind, folder_id, taken FROM vec_items``."""
     index = VectorIndex(dims, **options)
+    index._deferred = True
     batch: list[Sequence[Any]] = []
 
     def flush() -> None:
@@ -603,11 +625,15 @@ def from_rows(rows: Iterable[Sequence[Any]], dims: int = 256, **options: Any) ->
         )
         batch.clear()
 
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= 65536:
-            flush()
-    flush()
+    try:
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= 65536:
+                flush()
+        flush()
+    finally:
+        index._deferred = False
+    index._maybe_train(force=True)
     return index
 
 

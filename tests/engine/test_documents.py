@@ -217,3 +217,25 @@ def test_a_pdf_that_takes_too_long_is_an_error(
     monkeypatch.setattr(documents, "PDF_TIMEOUT_S", 60.0)
     library.retry_errors()
     assert library.index().run.embedded == 1  # the worker came back after being killed
+
+
+def test_render_page_for_previews(tmp_path: Path) -> None:
+    from engine.documents import render_page
+
+    path = make.pdf(tmp_path / "r.pdf", ["one", "two"], fill=[None, (0.1, 0.1, 0.9)])
+    img = render_page(str(path), 2, 200)
+    assert max(img.size) == 200
+    r, _g, b = img.getpixel((img.width // 2, img.height - 5))
+    assert b > 150 and r < 80  # the blue page, not the first one
+    with pytest.raises(DecodeError, match="no page 3"):
+        render_page(str(path), 3, 200)
+    with pytest.raises(DecodeError):
+        render_page(str(tmp_path / "notes.md"), 1, 200)
+
+
+def test_file_info_and_wake(docs: Library, tmp_path: Path) -> None:
+    info = docs.file_info(str(tmp_path / "docs" / "report.pdf"))
+    assert info is not None and info.kind == "document" and info.status == "indexed"
+    assert docs.file_info(str(tmp_path / "nope.pdf")) is None
+    docs.wake()
+    assert not docs.idle()  # a watch loop would now embed what is pending
