@@ -90,6 +90,10 @@ def pages(
         raise DecodeError("document too large to read") from exc
     except OSError as exc:
         raise DecodeError(f"cannot read: {exc.strerror or exc}") from exc
+    except DecodeError:
+        raise
+    except Exception as exc:  # zlib, zipfile and parser errors of damaged files
+        raise DecodeError(f"damaged document: {type(exc).__name__}: {exc}") from exc
 
 
 # -- plain text and HTML ----------------------------------------------------------------------

@@ -323,12 +323,19 @@ class Library:
             if on_changes is not None and changes.total:
                 on_changes(changes)
 
-        first = self.index(cancel=stop, pause=pause, progress=progress)
+        # Watch first, then scan: a file that arrives meanwhile is seen by one or the other.
+        roots = [f.path for f in self.store.folders() if os.path.isdir(f.path)]
+        watcher = Watcher(roots, handle, quiet=self.quiet, polling=polling)
+        watcher.start()
+        self.watcher = watcher
+        try:
+            first = self.index(cancel=stop, pause=pause, progress=progress)
+        except BaseException:
+            watcher.stop()
+            self.watcher = None
+            raise
         if on_indexed is not None:
             on_indexed(first.run)
-        roots = [f.path for f in self.store.folders() if os.path.isdir(f.path)]
-        self.watcher = Watcher(roots, handle, quiet=self.quiet, polling=polling)
-        self.watcher.start()
         last_scan = time.monotonic()
         try:
             while not stop.is_set():

@@ -151,14 +151,28 @@ def _hub_errors(host: str, what: str) -> Iterator[None]:
 # --- plan -----------------------------------------------------------------------------------
 
 
-def resolve_revision(revision: str | None) -> str:
-    """The commit to download: ``revision`` if given, else the one Lanterna was tested with."""
+def latest_commit(*, hub_endpoint: str | None = None) -> str:
+    """The commit the release branch points at now; the download is then pinned to it."""
+    url = (hub_endpoint or endpoint()).rstrip("/")
+    host = urlparse(url).netloc or url
+    with _hub_errors(host, release.RELEASE_BRANCH):
+        api = _hub().HfApi(
+            endpoint=url, library_name="lanterna", library_version=_library_version()
+        )
+        info = api.model_info(release.REPO_ID, revision=release.RELEASE_BRANCH, token=_token())
+    sha = str(getattr(info, "sha", "") or "").lower()
+    if not release.is_commit(sha):
+        raise DownloadError(f"{host} did not say which commit {release.REPO_ID} is at")
+    return sha
+
+
+def resolve_revision(revision: str | None, *, hub_endpoint: str | None = None) -> str:
+    """The commit to download: ``revision`` if given, else the one Lanterna was tested with,
+    else the commit the release branch points at now (every file is still checked against
+    the Hub's checksums for that commit)."""
     chosen = revision or release.TESTED_REVISION
     if chosen is None:
-        raise ModelError(
-            f"this build of Lanterna names no tested revision of {release.REPO_ID}",
-            "pass --revision COMMIT, the 40-hex commit id from the model's history on the Hub",
-        )
+        return latest_commit(hub_endpoint=hub_endpoint)
     if not release.is_commit(chosen.lower()):
         raise ModelError(
             f"--revision must be a full commit id (40 hex digits), not {chosen!r}",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 REPO_ID = "jinaai/jina-clip-v2"
 
 TESTED_REVISION: str | None = None
+RELEASE_BRANCH = "main"  # used, resolved to its current commit, while no tested one is named
 """The commit of ``jinaai/jina-clip-v2`` that Lanterna was tested with (40 hex digits).
 
 A download is pinned to a commit, never to a branch: a branch can move, and the checksums the Hub

@@ -130,6 +130,16 @@ class FakeHub:
                 self._resolve()
 
             def do_GET(self) -> None:
+                info = f"/api/models/{hub.repo_id}/revision/"
+                if self.path.split("?", 1)[0].startswith(info):
+                    self._record(self.path)
+                    body = json.dumps({"id": hub.repo_id, "sha": hub.commit}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 self._resolve()
 
             def _resolve(self) -> None:

@@ -224,9 +224,9 @@ def test_revisions_are_pinned_to_commits(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, repo_files: dict[str, bytes]
 ) -> None:
     monkeypatch.setattr(release, "TESTED_REVISION", None)
-    with pytest.raises(ModelError, match="names no tested revision") as caught:
-        resolve_revision(None)
-    assert "--revision COMMIT" in caught.value.hint
+    with FakeHub(release.REPO_ID, COMMIT, repo_files) as hub:
+        # no tested revision named: the release branch, pinned to the commit it is at now
+        assert resolve_revision(None, hub_endpoint=hub.endpoint) == COMMIT
     with pytest.raises(ModelError, match="full commit id"):
         resolve_revision("main")
     assert resolve_revision(COMMIT.upper()) == COMMIT
