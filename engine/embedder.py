@@ -194,8 +194,36 @@ class Embedder:
                 session = self._session(self.model.vision_file)
                 if "pixel_values" not in {i.name for i in session.get_inputs()}:
                     raise ModelError("the vision tower has no input named pixel_values")
+                if CUDA in session.get_providers() and not self.vision_distinguishes(session):
+                    # A known trap: some fp16 graphs on CUDA give one vector for every image.
+                    if self.device == "cuda":
+                        raise ModelError(
+                            "on the GPU the vision tower gives the same vector for different "
+                            "images",
+                            "use --device cpu, or another variant of the model",
+                        )
+                    self.device = "cpu"
+                    session = self._session(self.model.vision_file)
+                    self.provider_note = (
+                        "running on the CPU: on the GPU the vision tower failed its self-test "
+                        "(different images, same vector)"
+                    )
                 self._vision = session
             return self._vision
+
+    def vision_distinguishes(self, session: ort.InferenceSession) -> bool:
+        """Self-test: two very different images must not give the same vector."""
+        size = self.model.vision.image_size
+        rng = np.random.default_rng(0)
+        pixels = np.stack(
+            [
+                np.zeros((3, size, size), dtype=np.float32),
+                rng.normal(0.0, 1.0, (3, size, size)).astype(np.float32),
+            ]
+        )
+        raw = session.run([self.model.vision_output], {"pixel_values": pixels})[0]
+        a, b = truncate_normalise(raw)
+        return bool(np.all(np.isfinite(raw))) and float(a @ b) < 0.9999
 
     @property
     def provider(self) -> str:

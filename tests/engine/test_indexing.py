@@ -299,3 +299,22 @@ def test_missing_folder_keeps_its_index(library: Library, tmp_path: Path) -> Non
     report = library.index()
     assert library.folders()[0].status == "ok"
     assert library.embedder.stats.images == 1
+
+
+def test_vision_self_test_catches_a_tower_that_ignores_its_input(
+    library: Library, tmp_path: Path
+) -> None:
+    import onnxruntime as ort
+
+    from tests.model.helpers import constant_vision_graph
+
+    emb = library.embedder
+    good = emb._ensure_vision()
+    assert emb.vision_distinguishes(good)
+    spec = emb.model.vision
+    path = tmp_path / "constant.onnx"
+    import onnx
+
+    onnx.save(constant_vision_graph(emb.model.dim, spec.image_size), str(path))
+    broken = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert not emb.vision_distinguishes(broken)
