@@ -4,8 +4,9 @@ The :class:`Bridge` lives on the GUI thread and never calls the engine there. It
 :class:`engine.library.Library`, created on a worker; one-shot calls (a search, a folder change)
 run as jobs on its thread pool and come back as signals; a long-running watch thread runs
 ``Library.watch`` whose callbacks (from engine threads) only emit signals, progress at most about
-ten times a second. Searches carry a generation number, so results of a query the user has since
-changed are dropped, and a job whose query is already stale does not even run.
+ten times a second, and ``indexed`` when a run ends (the time to refresh counts and results).
+Searches carry a generation number, so results of a query the user has since changed are dropped,
+and a job whose query is already stale does not even run.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from app.tasks import InlinePool, Tasks
 from engine.errors import LanternaError
 
 if TYPE_CHECKING:
-    from engine.indexer import Progress
+    from engine.indexer import Progress, RunStats
     from engine.library import Library
     from engine.scanner import Changes
 
@@ -148,6 +149,7 @@ class Bridge(QObject):
     opened = Signal(object)  # status dict (model not loaded yet)
     status_changed = Signal(object)  # status dict, with the model's state
     progress = Signal(object)  # engine.indexer.Progress, throttled
+    indexed = Signal(object)  # engine.indexer.RunStats: an indexing run (the first, or later) ended
     files_changed = Signal(object)  # engine.scanner.Changes seen by the watcher
     search_done = Signal(object, object)  # SearchRequest, list[Entry]
     search_failed = Signal(object, object)  # SearchRequest, LanternaError
@@ -281,6 +283,7 @@ class Bridge(QObject):
                     stop,
                     progress=self._on_progress,
                     on_changes=self._on_changes,
+                    on_indexed=self._on_indexed,
                     pause=self._pause,
                 )
             except LanternaError as exc:
@@ -325,6 +328,15 @@ class Bridge(QObject):
 
     def _on_changes(self, changes: Changes) -> None:
         self.files_changed.emit(changes)
+
+    def _on_indexed(self, run: RunStats) -> None:
+        self.indexed.emit(run)
+
+    def _wake_watch(self, lib: Library) -> None:
+        """Have the watch embed what is pending now; after an error (no model, say) it tries
+        again at once instead of at its next attempt."""
+        lib.wake()
+        self._restart.set()
 
     def set_paused(self, paused: bool) -> None:
         if paused:
@@ -399,9 +411,11 @@ class Bridge(QObject):
         self.call(work, lambda n: self._changed(on_done, n))
 
     def set_rules(self, excludes: list[str], include_hidden: bool) -> None:
+        """New rules take a scan: the watch starts again with one (files now excluded leave the
+        index), and ``indexed`` says when it is done."""
+
         def work(lib: Library) -> None:
             lib.set_rules(excludes=excludes, include_hidden=include_hidden)
-            lib.scan()  # files now excluded leave the index before the status is refreshed
             self.restart_watch()
 
         self.call(work, lambda _: self._changed(None, None))
@@ -409,7 +423,7 @@ class Bridge(QObject):
     def retry_errors(self) -> None:
         def work(lib: Library) -> int:
             n = int(lib.retry_errors())
-            self.restart_watch()
+            self._wake_watch(lib)
             return n
 
         self.call(work, lambda n: self._changed(None, n))
@@ -430,7 +444,7 @@ class Bridge(QObject):
 
     def file_info(self, path: str, on_done: Callable[[FileInfo], None]) -> None:
         def work(lib: Library) -> FileInfo:
-            row = lib.store.files_by_path([path]).get(path)
+            row = lib.file_info(path)
             size: int | None = row.size if row else None
             mtime: float | None = None
             try:

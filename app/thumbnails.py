@@ -1,11 +1,13 @@
 """Thumbnails for the grid, the preview and the query chip: decoded off the GUI thread, cached.
 
-Three levels: QPixmaps in memory (a small LRU, GUI thread only), JPEG/PNG files on disk in the data
-folder's cache (keyed by path, size, mtime and side, so an edited photo gets a new thumbnail), and
-the source file decoded by the engine's :func:`engine.preprocess.thumbnail` (draft-mode JPEG decode,
-EXIF rotation). Requests are served newest first: while the user scrolls, what is on screen now
-matters more than what flew past, and stale requests beyond a bound are dropped (the view asks
-again if it paints them again).
+Three levels: QPixmaps in memory (a small LRU, GUI thread only), JPEG files on disk in the data
+folder's cache (keyed by path, size, mtime, side and, for a document, page, so an edited file gets a
+new thumbnail), and the source: a photo decoded by the engine's :func:`engine.preprocess.thumbnail`
+(draft-mode JPEG decode, EXIF rotation), a PDF page rendered by
+:func:`engine.documents.render_page`. Requests are served newest first: while the user scrolls, what
+is on screen now matters more than what flew past, and stale requests beyond a bound are dropped
+(the view asks again if it paints them again). Page renders go one at a time, as the engine's one
+PDF reader process serves them in turn (and indexing too): they must not hold up every photo.
 """
 
 from __future__ import annotations
@@ -29,32 +31,47 @@ MEMORY_ITEMS = 600
 MAX_WAITING = 256
 DISK_BUDGET = 1 << 30  # bytes of thumbnails kept on disk; the least recently used go first
 
+Key = tuple[str, int, int | None]  # path, side, page (None: a photo)
 
-def cache_key(path: str, side: int) -> str | None:
+
+def cache_key(path: str, side: int, page: int | None = None) -> str | None:
     try:
         st = os.stat(path)
     except OSError:
         return None
-    raw = f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{side}".encode("utf-8", "surrogateescape")
-    return hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+    raw = f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{side}"
+    if page is not None:
+        raw += f"\0page {page}"
+    return hashlib.sha1(raw.encode("utf-8", "surrogateescape"), usedforsecurity=False).hexdigest()
 
 
-def load_thumbnail(path: str, side: int, cache_dir: Path | None) -> QImage | None:
-    """Runs on a worker thread: the cached file when there is one, else decode and cache."""
-    key = cache_key(path, side)
-    if key is None:
-        return None
-    cached = cache_dir / key[:2] / f"{key}.jpg" if cache_dir is not None else None
+def cache_file(cache_dir: Path, path: str, side: int, page: int | None = None) -> Path | None:
+    """Where the thumbnail of ``path`` (at ``side``, of ``page``) is kept on disk."""
+    key = cache_key(path, side, page)
+    return cache_dir / key[:2] / f"{key}.jpg" if key is not None else None
+
+
+def load_thumbnail(
+    path: str, side: int, cache_dir: Path | None, page: int | None = None
+) -> QImage | None:
+    """Runs on a worker thread: the cached file when there is one, else decode (a photo) or
+    render (page ``page`` of a PDF) and cache."""
+    cached = cache_file(cache_dir, path, side, page) if cache_dir is not None else None
     if cached is not None and cached.exists():
         image = QImage(str(cached))
         if not image.isNull():
             return image
-    from engine.preprocess import thumbnail
-
     try:
-        picture = thumbnail(path, side)
+        if page is None:
+            from engine.preprocess import thumbnail
+
+            picture = thumbnail(path, side)
+        else:
+            from engine.documents import render_page
+
+            picture = render_page(path, page, side)
     except Exception as exc:  # any unreadable file just has no thumbnail
-        log.debug("no thumbnail for %s: %s", path, exc)
+        log.debug("no thumbnail for %s (page %s): %s", path, page, exc)
         return None
     if picture.mode not in ("RGB", "L"):
         picture = picture.convert("RGB")
@@ -62,7 +79,8 @@ def load_thumbnail(path: str, side: int, cache_dir: Path | None) -> QImage | Non
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(".part")
-            picture.save(tmp, "JPEG", quality=85)
+            # Pages are text: a little more quality keeps the letters clean.
+            picture.save(tmp, "JPEG", quality=85 if page is None else 92)
             os.replace(tmp, cached)
         except OSError as exc:
             log.warning("cannot write the thumbnail cache: %s", exc)
@@ -127,7 +145,7 @@ def prune(cache_dir: Path, budget: int = DISK_BUDGET) -> int:
 
 
 class ThumbnailCache(QObject):
-    ready = Signal(str)  # a path whose thumbnail (of some size) has arrived
+    ready = Signal(str)  # a path whose thumbnail (of some size or page) has arrived
 
     def __init__(
         self,
@@ -139,14 +157,16 @@ class ThumbnailCache(QObject):
         self.cache_dir = cache_dir
         self._tasks = Tasks(pool, threads)
         self._threads = threads if pool is None or isinstance(pool, QThreadPool) else 1
-        self._memory: OrderedDict[tuple[str, int], QPixmap] = OrderedDict()
-        self._failed: set[tuple[str, int]] = set()
-        self._waiting: OrderedDict[tuple[str, int], None] = OrderedDict()
-        self._running: set[tuple[str, int]] = set()
+        self._memory: OrderedDict[Key, QPixmap] = OrderedDict()
+        self._failed: set[Key] = set()
+        self._waiting: OrderedDict[Key, None] = OrderedDict()
+        self._running: set[Key] = set()
+        self._rendered = False  # a PDF page was asked for: the reader process may be running
 
-    def get(self, path: str, side: int) -> QPixmap | None:
-        """The thumbnail if it is in memory; otherwise None, and it is fetched (see ``ready``)."""
-        key = (path, side)
+    def get(self, path: str, side: int, page: int | None = None) -> QPixmap | None:
+        """The thumbnail if it is in memory; otherwise None, and it is fetched (see ``ready``).
+        With ``page``, the picture is that page of a PDF."""
+        key = (path, side, page)
         pixmap = self._memory.get(key)
         if pixmap is not None:
             self._memory.move_to_end(key)
@@ -159,8 +179,8 @@ class ThumbnailCache(QObject):
             self._pump()
         return None
 
-    def failed(self, path: str, side: int) -> bool:
-        return (path, side) in self._failed
+    def failed(self, path: str, side: int, page: int | None = None) -> bool:
+        return (path, side, page) in self._failed
 
     def prune_later(self, budget: int = DISK_BUDGET) -> None:
         if self.cache_dir is not None and self.cache_dir.is_dir():
@@ -171,16 +191,28 @@ class ThumbnailCache(QObject):
         """Drop what waits (a new result list): the new list asks for what it shows."""
         self._waiting.clear()
 
+    def _next(self) -> Key | None:
+        """The newest request that may start now: a page render waits for the one running."""
+        rendering = any(k[2] is not None for k in self._running)
+        for key in reversed(self._waiting):
+            if key[2] is None or not rendering:
+                del self._waiting[key]
+                return key
+        return None
+
     def _pump(self) -> None:
-        while self._waiting and len(self._running) < self._threads:
-            key, _ = self._waiting.popitem(last=True)
+        while len(self._running) < self._threads and (key := self._next()) is not None:
             self._running.add(key)
-            path, side = key
+            path, side, page = key
+            self._rendered = self._rendered or page is not None
 
             def work(
-                path: str = path, side: int = side, cache_dir: Path | None = self.cache_dir
+                path: str = path,
+                side: int = side,
+                page: int | None = page,
+                cache_dir: Path | None = self.cache_dir,
             ) -> QImage | None:
-                return load_thumbnail(path, side, cache_dir)
+                return load_thumbnail(path, side, cache_dir, page)
 
             self._tasks.submit(
                 work,
@@ -188,10 +220,10 @@ class ThumbnailCache(QObject):
                 on_error=functools.partial(self._failed_to_load, key),
             )
 
-    def _failed_to_load(self, key: tuple[str, int], _exc: object) -> None:
+    def _failed_to_load(self, key: Key, _exc: object) -> None:
         self._arrived(key, None)
 
-    def _arrived(self, key: tuple[str, int], image: QImage | None) -> None:
+    def _arrived(self, key: Key, image: QImage | None) -> None:
         self._running.discard(key)
         if image is None or image.isNull():
             self._failed.add(key)
@@ -204,3 +236,13 @@ class ThumbnailCache(QObject):
 
     def wait(self, msecs: int = -1) -> bool:
         return self._tasks.wait(msecs)
+
+    def close(self, msecs: int = 5000) -> None:
+        """Drop what waits, let running jobs end, and stop the PDF reader if pages were
+        rendered after the engine closed it (quitting)."""
+        self.forget()
+        self.wait(msecs)
+        if self._rendered:
+            from engine.documents import close_worker
+
+            close_worker()

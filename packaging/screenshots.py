@@ -1,8 +1,10 @@
-"""Screenshots of the real window: first run, indexing, a text query, an image query, dark.
+"""Screenshots of the real window: first run, indexing, a text query, an image query, dark,
+settings, a document page.
 
-Builds the toy model and a folder of generated photos in a temporary folder, starts the real
-window over the real engine and saves PNGs into the folder given on the command line. Run it
-under a display, e.g.::
+Builds the toy model, a folder of generated photos and one of generated documents (a PDF invoice
+and report, a DOCX letter, a Markdown note) in a temporary folder, starts the real window over the
+real engine and saves PNGs into the folder given on the command line. Run it under a display,
+e.g.::
 
     xvfb-run -a -s "-screen 0 1400x900x24" env QT_QPA_PLATFORM=xcb \\
         .venv/bin/python packaging/screenshots.py screenshots/
@@ -103,6 +105,176 @@ def make_library(folder: Path) -> dict[str, list[Path]]:
     return made
 
 
+INVOICE = [
+    ("Tulip bulbs ‘Orange Emperor’, bag of 50", 2, 18.50),
+    ("Japanese maple ‘Osakazuki’, 1.2 m", 1, 64.00),
+    ("Paper lanterns, orange, set of 12", 3, 14.90),
+    ("Peat-free compost, 40 L", 4, 7.25),
+    ("Delivery to Porto", 1, 12.00),
+]
+AUTUMN_SALES = [("Red", 42, "#c0392b"), ("Orange", 58, "#e67e22"), ("Yellow", 31, "#f1c40f")]
+AUTUMN_SALES += [("Purple", 12, "#8e44ad"), ("Green", 20, "#27ae60")]
+
+
+def make_report_pdf(path: Path) -> None:
+    """Three A4 pages with real text: an invoice, an autumn report full of colour (page 2), terms.
+    Drawn with QPdfWriter (needs a QGuiApplication)."""
+    from PySide6.QtCore import QMarginsF, QRectF, Qt
+    from PySide6.QtGui import QColor, QFont, QPageSize, QPainter, QPdfWriter
+
+    writer = QPdfWriter(str(path))
+    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+    writer.setPageMargins(QMarginsF(0, 0, 0, 0))
+    writer.setResolution(144)
+    writer.setTitle("Invoice INV-2024-0042 and autumn report")
+    w, h = writer.width(), writer.height()
+    margin = 110.0
+    text_w = w - 2 * margin
+    p = QPainter(writer)
+
+    def font(size: float, bold: bool = False) -> QFont:
+        f = QFont("DejaVu Sans")
+        f.setPointSizeF(size)
+        f.setBold(bold)
+        return f
+
+    def text(
+        y: float, words: str, size: float = 11, bold: bool = False, colour: str = "#222"
+    ) -> float:
+        p.setFont(font(size, bold))
+        p.setPen(QColor(colour))
+        rect = QRectF(margin, y, text_w, h)
+        flags = int(Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap)
+        used = p.boundingRect(rect, flags, words)
+        p.drawText(rect, flags, words)
+        return y + used.height()
+
+    def header(title: str) -> float:
+        p.fillRect(QRectF(0, 0, w, 120), QColor("#2f5d3a"))
+        p.setFont(font(20, True))
+        p.setPen(QColor("white"))
+        p.drawText(QRectF(margin, 0, text_w, 120), int(Qt.AlignmentFlag.AlignVCenter), title)
+        return 180.0
+
+    def footer(n: int) -> None:
+        p.setFont(font(9))
+        p.setPen(QColor("#888"))
+        p.drawText(
+            QRectF(margin, h - 90, text_w, 40), int(Qt.AlignmentFlag.AlignRight), f"Page {n} of 3"
+        )
+
+    # Page 1: the invoice.
+    y = header("Lantern Garden Centre")
+    y = text(y, "Invoice INV-2024-0042", 22, True) + 10
+    y = text(y, "Date: 14 October 2024    Due: 13 November 2024", 11, colour="#555")
+    y = text(y, "Bill to: Ana Ribeiro, 12 Rua das Flores, 4050-262 Porto", 11, colour="#555") + 40
+    cols = (0.0, 0.62, 0.74, 0.87)
+    p.fillRect(QRectF(margin, y - 8, text_w, 46), QColor("#e8efe9"))
+    for x, label in zip(cols, ("Item", "Qty", "Price", "Amount"), strict=True):
+        p.setFont(font(10, True))
+        p.setPen(QColor("#2f5d3a"))
+        p.drawText(QRectF(margin + x * text_w, y, text_w * 0.6, 40), 0, label)
+    y += 56
+    total = 0.0
+    for item, qty, price in INVOICE:
+        amount = qty * price
+        total += amount
+        p.setFont(font(10))
+        p.setPen(QColor("#222"))
+        for x, value in zip(cols, (item, str(qty), f"€{price:.2f}", f"€{amount:.2f}"), strict=True):
+            p.drawText(QRectF(margin + x * text_w, y, text_w * 0.6, 40), 0, value)
+        y += 44
+        p.fillRect(QRectF(margin, y - 10, text_w, 1.5), QColor("#ddd"))
+    y += 20
+    p.setFont(font(13, True))
+    p.drawText(
+        QRectF(margin, y, text_w, 50), int(Qt.AlignmentFlag.AlignRight), f"Total €{total:.2f}"
+    )
+    text(y + 90, "Thank you for shopping with us. Payment terms are on page 3.", 10, colour="#555")
+    footer(1)
+
+    # Page 2: the report, all colour.
+    writer.newPage()
+    y = header("Autumn report 2024")
+    y = text(y, "Colour in the garden this autumn", 18, True) + 16
+    story = (
+        "In autumn the whole garden turns orange, red and gold. The Japanese maples by the "
+        "pond glow a deep red, the beech hedge turns copper, and the pumpkins in the kitchen "
+        "garden are a bright orange. Customers asked above all for plants with autumn colour: "
+        "orange tulips for next spring, red-leaved maples and golden grasses."
+    )
+    y = text(y, story, 11.5) + 40
+    y = text(y, "Plants sold this autumn, by colour", 12, True) + 20
+    top = max(n for _label, n, _colour in AUTUMN_SALES)
+    for label, n, colour in AUTUMN_SALES:
+        p.setFont(font(10))
+        p.setPen(QColor("#333"))
+        p.drawText(QRectF(margin, y, 160, 50), int(Qt.AlignmentFlag.AlignVCenter), label)
+        bar = (text_w - 260) * n / top
+        p.fillRect(QRectF(margin + 170, y + 6, bar, 38), QColor(colour))
+        p.drawText(
+            QRectF(margin + 180 + bar, y, 80, 50), int(Qt.AlignmentFlag.AlignVCenter), str(n)
+        )
+        y += 62
+    y += 30
+    swatch = text_w / len(AUTUMN_SALES)
+    for i, (_label, _n, colour) in enumerate(AUTUMN_SALES):
+        p.fillRect(QRectF(margin + i * swatch, y, swatch - 12, 150), QColor(colour))
+    text(
+        y + 190,
+        "Next year: more orange lanterns along the paths, and a display of red and yellow "
+        "chrysanthemums at the entrance.",
+        11.5,
+    )
+    footer(2)
+
+    # Page 3: terms.
+    writer.newPage()
+    y = header("Terms and payment")
+    for para in (
+        "Payment is due within 30 days of the invoice date by bank transfer.",
+        "IBAN PT50 0002 0123 1234 5678 9015 4, reference INV-2024-0042.",
+        "Plants are guaranteed for one season when planted as advised. Returns are accepted "
+        "within 14 days with the receipt.",
+    ):
+        y = text(y, para, 11, colour="#444") + 24
+    footer(3)
+    p.end()
+
+
+def make_documents(folder: Path) -> list[Path]:
+    """The Documents folder: the PDF, a DOCX letter and a Markdown note."""
+    from tests.documents import docx
+
+    folder.mkdir(parents=True, exist_ok=True)
+    report = folder / "Garden centre - invoice and autumn report.pdf"
+    make_report_pdf(report)
+    letter = docx(
+        folder / "Letter to Ana.docx",
+        [
+            [
+                "Dear Ana,",
+                "Thank you for the lovely autumn afternoon in your garden. The maples were "
+                "turning red and the paper lanterns looked wonderful in the dusk.",
+                "I have ordered the tulip bulbs we talked about; they should arrive next week.",
+                "With love, Marta",
+            ]
+        ],
+    )
+    note = folder / "Planting notes.md"
+    note.write_text(
+        "# Planting notes\n\n"
+        "- Autumn: plant the red and orange tulip bulbs 15 cm deep, in groups of seven.\n"
+        "- Mulch the maple before the first frost.\n"
+        "- Order more compost (peat-free).\n",
+        encoding="utf-8",
+    )
+    for i, path in enumerate((report, letter, note)):
+        stamp = time.time() - (2 + i) * 86400
+        os.utime(path, (stamp, stamp))
+    return [report, letter, note]
+
+
 def wait_until(cond: Callable[[], bool], timeout: float = 30.0, settle: float = 0.0) -> None:
     from PySide6.QtWidgets import QApplication
 
@@ -153,7 +325,6 @@ def main(argv: list[str] | None = None) -> int:
     photos = work / "Pictures"
     library = make_library(photos)
     documents = work / "Documents"
-    documents.mkdir()
 
     from PySide6.QtCore import QPoint, QSettings
     from PySide6.QtWidgets import QApplication, QToolTip
@@ -162,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
 
     qapp = QApplication([sys.argv[0]])
     qapp.setApplicationName("Lanterna")
+    papers = make_documents(documents)
 
     from app.bridge import Bridge
     from app.icon import app_icon
@@ -214,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     shoot(window, args.out / "01-first-run.png")
 
     # 2. Indexing: paused part way so the status bar shows its progress.
-    total = sum(len(v) for v in library.values())
+    total = sum(len(v) for v in library.values()) + len(papers)
     progress: list[tuple[int, int]] = []
 
     def track(p: object) -> None:
@@ -223,7 +395,6 @@ def main(argv: list[str] | None = None) -> int:
             window.index_status.pause.setChecked(True)
 
     bridge.progress.connect(track)
-    window.welcome._boxes[1].setChecked(False)  # Documents stays empty here
     window.welcome.start_button.click()
     wait_until(lambda: window.index_status.pause.isChecked(), timeout=60)
     window.run_search()
@@ -276,6 +447,18 @@ def main(argv: list[str] | None = None) -> int:
     wait_until(lambda: dialog.excludes.toPlainText() != "", settle=0.4)
     shoot(dialog, args.out / "06-settings.png")
     dialog.close()
+
+    # 7. A document: the page that matched, rendered, with its passage.
+    theme.set_mode(LIGHT)
+    window.clear_image()
+    window.search.setText("autumn red")
+    window.run_search()
+    wait_until(results_ready, settle=0.3)
+    row = window.model.row_of(str(papers[0]))
+    assert row is not None, "the PDF was not found"
+    window.grid.setCurrentIndex(window.model.index(row))
+    wait_until(results_ready, settle=0.8)
+    shoot(window, args.out / "07-documents.png")
 
     window.close()
     qapp.processEvents()

@@ -6,7 +6,9 @@ thumbnails are looked up per painted row through the thumbnail cache.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,29 @@ ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 THUMB_ROLE = Qt.ItemDataRole.UserRole + 3
 THUMB_SIZE = 256
+SNIPPET_CHARS = 420  # of a passage, in the preview; the tooltip shows less
+
+_MATCHED = re.compile(r"\[([^\[\]]+)\]")  # the engine's snippets put matched words in brackets
+_SPACE = re.compile(r"\s+")
+
+
+def _shorten(snippet: str, limit: int) -> str:
+    text = _SPACE.sub(" ", snippet).strip()
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip(" ,;:.") + "…"
+
+
+def snippet_text(snippet: str, limit: int = 160) -> str:
+    """The snippet as plain text on one line: no brackets, at most ``limit`` characters."""
+    return _MATCHED.sub(r"\1", _shorten(snippet, limit))
+
+
+def snippet_html(snippet: str, limit: int = SNIPPET_CHARS) -> str:
+    """The snippet as rich text with the matched words in bold (escaped first: a document's
+    own text is never markup)."""
+    return _MATCHED.sub(r"<b>\1</b>", html.escape(_shorten(snippet, limit), quote=False))
 
 
 @dataclass(frozen=True)
@@ -42,7 +67,7 @@ class Entry:
     kind: str = "image"
     score: float | None = None
     page: int = 1
-    type: str = "image"  # the item that matched: "image" (a photo or page render) or "text"
+    type: str = "image"  # what matched: "image" (a photo or page render), "text" or "name"
     snippet: str | None = None
     taken: float | None = None
     size: int | None = None
@@ -57,16 +82,43 @@ class Entry:
     def folder(self) -> str:
         return os.path.dirname(self.path)
 
+    @property
+    def is_document(self) -> bool:
+        return self.kind == "document"
+
+    @property
+    def type_label(self) -> str:
+        """The file's type in a few capitals ("PDF", "DOCX", "MD"), for tiles."""
+        ext = os.path.splitext(self.path)[1].lstrip(".").upper()
+        return {"MARKDOWN": "MD", "HTM": "HTML", "XHTML": "HTML", "TEXT": "TXT"}.get(ext, ext)[:5]
+
+    @property
+    def has_picture(self) -> bool:
+        """Photos and PDF pages have a picture; other documents show a file-type tile."""
+        return not self.is_document or self.path.lower().endswith(".pdf")
+
+    @property
+    def picture_page(self) -> int | None:
+        """The page to picture (the one that matched), or None for a photo."""
+        return self.page if self.is_document else None
+
     def why(self) -> str:
         """Why this file is in the list, in words."""
         if self.score is None:
             return "Recently added"
+        if self.type == "name":
+            return "Matched the file name"
         if self.type == "text":
-            where = f"text on page {self.page}" if self.kind == "document" else "its text"
-            return f"Matched {where}: “{self.snippet}”" if self.snippet else f"Matched {where}"
-        if self.kind == "document":
-            return f"Matched the look of page {self.page}"
+            return f"Matched text on page {self.page}" if self.is_document else "Matched its text"
+        if self.is_document:
+            return f"Matched the image of page {self.page}"
         return "Matched the image"
+
+    def why_in_full(self) -> str:
+        """:meth:`why`, with the matching passage when there is one (tooltips, screen readers)."""
+        if self.score is not None and self.type == "text" and self.snippet:
+            return f"{self.why()}: “{snippet_text(self.snippet)}”"
+        return self.why()
 
 
 class ResultsModel(QAbstractListModel):
@@ -143,16 +195,18 @@ class ResultsModel(QAbstractListModel):
         if role == PATH_ROLE:
             return e.path
         if role == THUMB_ROLE:
-            return self._thumbs.get(e.path, THUMB_SIZE) if self._thumbs is not None else None
+            if self._thumbs is None or not e.has_picture:
+                return None
+            return self._thumbs.get(e.path, THUMB_SIZE, e.picture_page)
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [e.name]
             if e.score is not None:
                 lines.append(f"Score {e.score:.3f}")
-            lines.append(e.why())
+            lines.append(e.why_in_full())
             lines.append(e.folder)
             return "\n".join(lines)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{e.name}, {e.why()}"
+            return f"{e.name}, {e.why_in_full()}"
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:

@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
         b.opened.connect(self._opened)
         b.status_changed.connect(self._status_changed)
         b.progress.connect(self._progress)
+        b.indexed.connect(self._indexed)
         b.files_changed.connect(self._files_changed)
         b.search_done.connect(self._results)
         b.search_failed.connect(self._search_failed)
@@ -274,11 +275,13 @@ class MainWindow(QMainWindow):
 
     def _progress(self, p: Any) -> None:
         self.index_status.show_progress(p.done, p.total, p.errors, p.eta)
-        if p.done >= p.total:
-            self.bridge.refresh_status()  # the model is loaded by now: cheap, and clears errors
-            self._live_refresh(force=True)
-        else:
+        if p.done < p.total:
             self._live_refresh()
+
+    def _indexed(self, _run: Any) -> None:
+        """A run ended (or the first scan found nothing to do): counts, errors, results."""
+        self.bridge.refresh_status()  # the model is loaded by now: cheap, and clears errors
+        self._live_refresh(force=True)
 
     def _files_changed(self, _changes: Any) -> None:
         self.bridge.refresh_status(load_model=False)
@@ -588,7 +591,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         self._debounce.stop()
         self.bridge.shutdown()
-        self.thumbnails.wait(5000)
+        self.thumbnails.close(5000)
         self._tasks.wait(5000)
         if self._tray is not None:
             self._tray.hide()

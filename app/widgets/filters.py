@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, time
 
-from PySide6.QtCore import QDate
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QComboBox, QDateEdit, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from app.qt import Signal
@@ -74,6 +74,12 @@ class FilterBar(QWidget):
         layout.addStretch(1)
         self.count = QLabel()
         self.count.setAccessibleName("Number of results")
+        # As wide as its longest text from the start: the window's minimum width must not
+        # change when the first results arrive.
+        self.count.setMinimumWidth(
+            self.count.fontMetrics().horizontalAdvance("10 000 recent files")
+        )
+        self.count.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         layout.addWidget(self.count)
 
         self.kind.currentIndexChanged.connect(self.changed)

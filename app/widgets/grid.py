@@ -1,7 +1,8 @@
 """The results grid: a virtualised QListView in icon mode with a painting delegate.
 
 Uniform item sizes and a static layout keep 10 000 results cheap: Qt lays out by arithmetic and
-the delegate paints only visible cells, asking the thumbnail cache for just those.
+the delegate paints only visible cells, asking the thumbnail cache for just those. A document shows
+the render of the page that matched (a PDF) or a file-type tile, with its page number.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.models.results import ENTRY_ROLE, THUMB_ROLE, Entry
 from app.qt import Signal
+from app.widgets.tiles import EDGE, paint_tile
 
 MIN_CELL_W = 180
 CELL = QSize(MIN_CELL_W, 196)
@@ -53,16 +55,23 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
         box = QRect(cell.left() + 8, cell.top() + 8, cell.width() - 16, THUMB_H)
         pixmap = index.data(THUMB_ROLE)
+        picture = box
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
             size = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRect(0, 0, size.width(), size.height())
-            target.moveCenter(box.center())
-            painter.drawPixmap(target, pixmap)
+            picture = QRect(0, 0, size.width(), size.height())
+            picture.moveCenter(box.center())
+            painter.drawPixmap(picture, pixmap)
+            if entry.is_document:  # white paper on a white view needs an edge
+                painter.setPen(EDGE)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(picture.adjusted(0, 0, -1, -1))
+        elif entry.is_document:
+            picture = paint_tile(painter, box.adjusted(0, 6, 0, -6), entry.type_label).toRect()
         else:
             self._placeholder(painter, box, entry, pal)
 
-        if entry.kind == "document":
-            self._badge(painter, box, f"p. {entry.page}", pal)
+        if entry.is_document:
+            self._badge(painter, picture, f"p. {entry.page}")
 
         text_rect = QRect(cell.left() + 6, box.bottom() + 8, cell.width() - 12, TEXT_H)
         painter.setPen(
@@ -89,11 +98,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setBrush(colour)
         painter.drawRoundedRect(inner, 6, 6)
         painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
-        label = "PDF" if entry.path.lower().endswith(".pdf") else entry.name.rsplit(".", 1)[-1]
-        painter.drawText(inner, Qt.AlignmentFlag.AlignCenter, label.upper()[:5])
+        painter.drawText(inner, Qt.AlignmentFlag.AlignCenter, entry.type_label)
 
     @staticmethod
-    def _badge(painter: QPainter, box: QRect, text: str, pal: QPalette) -> None:
+    def _badge(painter: QPainter, box: QRect, text: str) -> None:
+        """A dark pill in the picture's lower right corner."""
         metrics = painter.fontMetrics()
         w = metrics.horizontalAdvance(text) + 12
         h = metrics.height() + 4

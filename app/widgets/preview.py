@@ -1,4 +1,8 @@
-"""The preview pane: a larger picture of the current result and what is known about it."""
+"""The preview pane: a larger picture of the current result and what is known about it.
+
+A document shows the page that matched (a PDF page's render, else its file-type tile), the page
+number, why it matched and the matching passage with the matched words in bold.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,15 @@ from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QPixmap
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from app.bridge import FileInfo
-from app.models.results import Entry
+from app.models.results import THUMB_SIZE, Entry, snippet_html
 from app.qt import Signal
 from app.thumbnails import ThumbnailCache
+from app.widgets.panel import Panel
+from app.widgets.tiles import EDGE, tile_pixmap
 
 PREVIEW_SIDE = 768
+TILE = QSize(180, 234)
+PAGE_MAX_H = 380  # a page is tall: capped, so the passage and the details stay in view
 
 
 def human_size(n: int | None) -> str:
@@ -41,27 +49,58 @@ class _Picture(QWidget):
         super().__init__()
         self._pixmap: QPixmap | None = None
         self._text = ""
+        self._framed = False
+        self._max_h: int | None = None
+        self._upscale = True
         self.setMinimumSize(QSize(160, 120))
         policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
 
-    def set_picture(self, pixmap: QPixmap | None, fallback: str = "") -> None:
+    def set_picture(
+        self,
+        pixmap: QPixmap | None,
+        fallback: str = "",
+        *,
+        framed: bool = False,
+        max_height: int | None = None,
+        upscale: bool = True,
+    ) -> None:
+        """``framed``: a thin edge (a white page on a white pane); ``max_height`` caps a tall
+        picture; without ``upscale`` a small picture (a tile) keeps its own size."""
         self._pixmap = pixmap
         self._text = fallback
+        self._framed = framed
+        self._max_h = max_height
+        self._upscale = upscale
         self.updateGeometry()
         self.update()
+
+    @property
+    def pixmap(self) -> QPixmap | None:
+        return self._pixmap
 
     def _aspect(self) -> float:
         if self._pixmap is None or self._pixmap.isNull() or self._pixmap.width() == 0:
             return 0.75
         return min(self._pixmap.height() / self._pixmap.width(), 1.4)
 
+    def _natural(self) -> QSize | None:
+        if self._pixmap is None or self._pixmap.isNull():
+            return None
+        return self._pixmap.deviceIndependentSize().toSize()
+
     def hasHeightForWidth(self) -> bool:
         return True
 
     def heightForWidth(self, width: int) -> int:
-        return max(120, int(width * self._aspect()))
+        natural = self._natural()
+        if natural is not None and not self._upscale:
+            width = min(width, natural.width())
+        height = int(width * self._aspect())
+        if self._max_h is not None:
+            height = min(height, self._max_h)
+        return max(120, height)
 
     def sizeHint(self) -> QSize:
         return QSize(320, self.heightForWidth(320))
@@ -69,15 +108,22 @@ class _Picture(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        if self._pixmap is None or self._pixmap.isNull():
+        natural = self._natural()
+        if self._pixmap is None or natural is None:
             painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._text)
             return
-        size = self._pixmap.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        bounds = self.size()
+        if not self._upscale:
+            bounds = bounds.boundedTo(natural)
+        size = natural.scaled(bounds, Qt.AspectRatioMode.KeepAspectRatio)
         target = QRect(0, 0, size.width(), size.height())
         target.moveCenter(self.rect().center())
         target.moveTop(0)
         painter.drawPixmap(target, self._pixmap)
+        if self._framed:
+            painter.setPen(EDGE)
+            painter.drawRect(target.adjusted(0, 0, -1, -1))
 
 
 class PreviewPane(QWidget):
@@ -93,6 +139,7 @@ class PreviewPane(QWidget):
         self.picture = _Picture()
         self.name = QLabel()
         self.name.setWordWrap(True)
+        self.name.setTextFormat(Qt.TextFormat.PlainText)  # a file may be called "<b>.pdf"
         font = self.name.font()
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.15)
@@ -100,7 +147,19 @@ class PreviewPane(QWidget):
         self.name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.why = QLabel()
         self.why.setWordWrap(True)
+        self.why.setTextFormat(Qt.TextFormat.PlainText)
+        self.snippet = QLabel()
+        self.snippet.setObjectName("snippet")
+        self.snippet.setWordWrap(True)
+        self.snippet.setTextFormat(Qt.TextFormat.RichText)
+        self.snippet.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.snippet.setAccessibleName("Matching passage")
+        self.snippet_box = Panel("neutral")
+        box = QVBoxLayout(self.snippet_box)
+        box.setContentsMargins(10, 8, 10, 8)
+        box.addWidget(self.snippet)
         self.folder = self._value()
+        self.page = self._value()
         self.file_size = self._value()
         self.dimensions = self._value()
         self.taken = self._value()
@@ -109,10 +168,12 @@ class PreviewPane(QWidget):
         self._form = form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.addRow("Folder", self.folder)
+        form.addRow("Page", self.page)
         form.addRow("Size", self.file_size)
         form.addRow("Dimensions", self.dimensions)
         form.addRow("Taken", self.taken)
         form.addRow("Score", self.score)
+        self._taken_label = form.labelForField(self.taken)
 
         self.empty = QLabel("Select a result to see it here.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -125,6 +186,8 @@ class PreviewPane(QWidget):
         layout.addSpacing(6)
         layout.addWidget(self.name)
         layout.addWidget(self.why)
+        layout.addWidget(self.snippet_box)
+        layout.addSpacing(4)
         layout.addLayout(form)
         layout.addWidget(self.empty, 1)
         layout.addStretch(0)
@@ -150,14 +213,24 @@ class PreviewPane(QWidget):
             self._form.setRowVisible(row, entry is not None)
         self.empty.setVisible(entry is None)
         if entry is None:
+            self.snippet_box.setVisible(False)
             return
+        document = entry.is_document
         self.name.setText(entry.name)
         self.why.setText(entry.why())
+        snippet = entry.snippet if entry.score is not None and entry.type == "text" else None
+        self.snippet.setText(snippet_html(snippet) if snippet else "")
+        self.snippet_box.setVisible(bool(snippet))
         self.folder.setText(entry.folder)
+        self.page.setText(str(entry.page))
+        self._form.setRowVisible(self.page, document)
         self.file_size.setText(human_size(entry.size))
         self.dimensions.setText(
             f"{entry.width} × {entry.height}" if entry.width and entry.height else "—"
         )
+        self._form.setRowVisible(self.dimensions, not document)
+        if isinstance(self._taken_label, QLabel):
+            self._taken_label.setText("Modified" if document else "Taken")
         self.taken.setText(human_date(entry.taken))
         self.score.setText(f"{entry.score:.3f}" if entry.score is not None else "")
         self._form.setRowVisible(self.score, entry.score is not None)
@@ -170,7 +243,10 @@ class PreviewPane(QWidget):
         self.file_size.setText(human_size(info.size))
         if info.width and info.height:
             self.dimensions.setText(f"{info.width} × {info.height}")
-        if info.taken is not None:
+        if self._entry.is_document:
+            if info.mtime is not None:
+                self.taken.setText(human_date(info.mtime))
+        elif info.taken is not None:
             self.taken.setText(human_date(info.taken))
         elif info.mtime is not None:
             self.taken.setText(f"{human_date(info.mtime)} (modified)")
@@ -179,16 +255,27 @@ class PreviewPane(QWidget):
         entry = self._entry
         if entry is None:
             return
-        pixmap = self._thumbs.get(entry.path, PREVIEW_SIDE)
+        if not entry.has_picture:
+            ratio = self.devicePixelRatioF()
+            self.picture.set_picture(tile_pixmap(entry.type_label, TILE, ratio), upscale=False)
+            return
+        page = entry.picture_page
+        pixmap = self._thumbs.get(entry.path, PREVIEW_SIDE, page)
         if pixmap is None:
             # The grid's smaller thumbnail stands in until the larger one arrives.
-            pixmap = self._thumbs.get(entry.path, 256)
+            pixmap = self._thumbs.get(entry.path, THUMB_SIZE, page)
+        framed = entry.is_document
+        max_h = PAGE_MAX_H if entry.is_document else None
         if pixmap is not None:
-            self.picture.set_picture(pixmap)
-        elif self._thumbs.failed(entry.path, PREVIEW_SIDE):
-            self.picture.set_picture(None, "No preview for this file")
+            self.picture.set_picture(pixmap, framed=framed, max_height=max_h)
+        elif self._thumbs.failed(entry.path, PREVIEW_SIDE, page):
+            if entry.is_document:  # a damaged or locked PDF: its tile, as for other documents
+                tile = tile_pixmap(entry.type_label, TILE, self.devicePixelRatioF())
+                self.picture.set_picture(tile, upscale=False)
+            else:
+                self.picture.set_picture(None, "No preview for this file")
         else:
-            self.picture.set_picture(None, "Loading…")
+            self.picture.set_picture(None, "Loading…", max_height=max_h)
 
     def _thumbnail_ready(self, path: str) -> None:
         if self._entry is not None and path == self._entry.path:
