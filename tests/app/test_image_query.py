@@ -18,7 +18,7 @@ def drop(target: QWidget, mime: QMimeData) -> bool:
     action = Qt.DropAction.CopyAction
     buttons = Qt.MouseButton.LeftButton
     none = Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(QPointF(pos), action, mime, buttons, none)
+    enter = QDragEnterEvent(pos, action, mime, buttons, none)  # QPoint: Qt 6.11 takes no QPointF
     QApplication.sendEvent(target, enter)
     if not enter.isAccepted():
         return False
