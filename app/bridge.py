@@ -7,6 +7,10 @@ run as jobs on its thread pool and come back as signals; a long-running watch th
 ten times a second, and ``indexed`` when a run ends (the time to refresh counts and results).
 Searches carry a generation number, so results of a query the user has since changed are dropped,
 and a job whose query is already stale does not even run.
+
+Getting the model (the "Get the model" dialog) runs on a pool of its own, so a long download never
+holds up searches; afterwards :meth:`Bridge.model_installed` opens the library again on the new
+model and says whether it fits the index.
 """
 
 from __future__ import annotations
@@ -22,15 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThreadPool
 
+from app import model_setup
 from app.models.results import Entry
 from app.qt import Signal
 from app.tasks import InlinePool, Tasks
-from engine.errors import LanternaError
+from engine.errors import LanternaError, ModelMismatchError
 
 if TYPE_CHECKING:
     from engine.indexer import Progress, RunStats
     from engine.library import Library
     from engine.scanner import Changes
+    from onnx_models.hub import DownloadPlan
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +134,20 @@ def _run_search(lib: Library, req: SearchRequest) -> list[Entry]:
 
 def _status(lib: Library, load_model: bool) -> dict[str, Any]:
     """``Library.status`` plus whether the model was looked at (without it, the model fields
-    say nothing: ``model_error`` is None because nobody tried)."""
-    status = lib.status(load_model=load_model)
+    say nothing: ``model_error`` is None because nobody tried).
+
+    A model that works but is not the one the index was made with is not an error of the whole
+    status: ``index_mismatch`` then holds the engine's detail and hint (the window offers to
+    rebuild the index), and ``model`` what the model folder says it is."""
+    try:
+        status = lib.status(load_model=load_model)
+    except ModelMismatchError as exc:
+        from engine import model as model_folder
+
+        status = lib.status(load_model=False)
+        status["index_mismatch"] = {"detail": exc.detail, "hint": exc.hint}
+        folder = model_folder.load(lib.model_dir)
+        status["model"] = {"id": folder.id, "revision": folder.revision, "licence": folder.licence}
     status["model_checked"] = load_model
     return status
 
@@ -155,6 +173,8 @@ class Bridge(QObject):
     search_failed = Signal(object, object)  # SearchRequest, LanternaError
     failed = Signal(object)  # a LanternaError from a background operation
     watch_failed = Signal(object)  # the watch loop stopped on a LanternaError (e.g. no model)
+    model_progress = Signal(object, object)  # bytes of the model download fetched, in all
+    model_step = Signal(str)  # what getting the model is doing now ("splitting…")
 
     def __init__(
         self,
@@ -172,6 +192,10 @@ class Bridge(QObject):
         self.device = device
         self.quiet = quiet
         self._tasks = Tasks(pool, threads=2)
+        # Downloads and imports take minutes: one thread of their own.
+        self._model_tasks = Tasks(pool if isinstance(pool, InlinePool) else None, threads=1)
+        self._model_cancel: threading.Event | None = None
+        self._last_model_progress = 0.0
         self._watching = watch
         self._lib: Library | None = None
         self._open_error: LanternaError | None = None
@@ -231,8 +255,14 @@ class Bridge(QObject):
     def is_open(self) -> bool:
         return self._lib is not None
 
-    def reopen(self, model_dir: str | None, device: str) -> None:
-        """Use another model folder or device: the library is closed and opened again."""
+    def reopen(
+        self,
+        model_dir: str | os.PathLike[str] | None,
+        device: str,
+        then: Callable[[LanternaError | None], None] | None = None,
+    ) -> None:
+        """Use another model folder or device: the library is closed and opened again; ``then``
+        hears None once it is, or the error that kept it closed."""
 
         def work() -> dict[str, Any]:
             self._stop_watch()
@@ -246,7 +276,17 @@ class Bridge(QObject):
                     old.close()
             return self._open()
 
-        self._tasks.submit(work, on_done=self._opened, on_error=self._open_failed)
+        def opened(status: dict[str, Any]) -> None:
+            self._opened(status)
+            if then is not None:
+                then(None)
+
+        def failed(exc: LanternaError) -> None:
+            self._open_failed(exc)
+            if then is not None:
+                then(exc)
+
+        self._tasks.submit(work, on_done=opened, on_error=failed)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop watching, let running jobs end, close the engine (nothing is left half-written:
@@ -257,6 +297,8 @@ class Bridge(QObject):
         self._closing.set()
         self._leave_loop.set()
         self._pause.clear()
+        if self._model_cancel is not None:
+            self._model_cancel.set()  # a download stops within a chunk; nothing is installed
         with self._control:
             self._stop.set()
         if self._thread is not None:
@@ -264,6 +306,7 @@ class Bridge(QObject):
             if self._thread.is_alive():
                 log.warning("the watch thread did not stop in %.0f s", timeout)
         self._tasks.wait(int(timeout * 1000))
+        self._model_tasks.wait(int(timeout * 1000))
         if self._lib is not None:
             self._lib.close()
             self._lib = None
@@ -441,6 +484,81 @@ class Bridge(QObject):
         if on_done is not None:
             on_done(value)
         self.refresh_status()
+
+    # -- getting the model -------------------------------------------------------------------
+
+    def offer_model(self, on_done: Callable[[model_setup.ModelOffer], None]) -> None:
+        """Which variant suits this machine, and what the Hub says it takes to download it."""
+        data, model, device = self.data_dir, self.model_dir, self.device
+        self._model_tasks.submit(lambda: model_setup.offer(data, model, device), on_done)
+
+    def download_model(
+        self,
+        plan: DownloadPlan,
+        cancel: threading.Event,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[LanternaError], None],
+    ) -> None:
+        """Download, split, check and install the model in the folder in use; progress comes as
+        ``model_progress`` and ``model_step``. Setting ``cancel`` stops it (``Cancelled``)."""
+        data, model, device = self.data_dir, self.model_dir, self.device
+        self._model_cancel = cancel
+
+        def work() -> Any:
+            return model_setup.guarded(
+                lambda: model_setup.download(
+                    plan,
+                    data,
+                    model,
+                    device,
+                    progress=self._on_model_progress,
+                    step=self.model_step.emit,
+                    cancel=cancel,
+                )
+            )
+
+        self._model_tasks.submit(work, on_done, on_error)
+
+    def import_model(
+        self,
+        source: str,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[LanternaError], None],
+    ) -> None:
+        """Install the model folder (or the official ONNX files) at ``source``, offline."""
+        data, model, device = self.data_dir, self.model_dir, self.device
+
+        def work() -> Any:
+            return model_setup.guarded(
+                lambda: model_setup.import_folder(
+                    Path(source), data, model, device, step=self.model_step.emit
+                )
+            )
+
+        self._model_tasks.submit(work, on_done, on_error)
+
+    def _on_model_progress(self, done: int, total: int) -> None:
+        # Worker thread: emit only, about ten times a second; the first and last always.
+        now = time.monotonic()
+        if done in (0, total) or now - self._last_model_progress >= PROGRESS_INTERVAL_S:
+            self._last_model_progress = now
+            self.model_progress.emit(done, total)
+
+    def model_installed(self, on_checked: Callable[[LanternaError | None], None]) -> None:
+        """A model was put in the folder in use: open the library again so that it is used,
+        then load it and say whether it runs and fits the index (None), or why not (a
+        ``ModelMismatchError`` when the index was made with another model)."""
+
+        def check(lib: Library) -> None:
+            lib.embedder  # noqa: B018  (loads, verifies, compares with the index)
+
+        def reopened(error: LanternaError | None) -> None:
+            if error is not None:
+                on_checked(error)
+            else:
+                self.call(check, lambda _: on_checked(None), on_checked)
+
+        self.reopen(self.model_dir, self.device, then=reopened)
 
     def file_info(self, path: str, on_done: Callable[[FileInfo], None]) -> None:
         def work(lib: Library) -> FileInfo:

@@ -35,6 +35,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="where the model runs (default: the saved choice, else the GPU when usable)",
     )
     p.add_argument("--theme", choices=["system", "light", "dark"], help="override the palette")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check that this installation works (Qt, ONNX Runtime, the model) and exit",
+    )
+    p.add_argument(
+        "--install-desktop-entry",
+        action="store_true",
+        help="add Lanterna to the desktop's application menu, print the entry's path and exit",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     # Qt's own options (-platform, -style…) pass through to QApplication.
     args, rest = p.parse_known_args(argv)
@@ -97,9 +107,24 @@ def model_choice(args: argparse.Namespace, saved: object) -> str | None:
     return str(saved) if saved else None
 
 
+def run_command(args: argparse.Namespace) -> None:
+    """The flags that do one job and exit instead of opening the window."""
+    if args.self_test:
+        import app.selftest
+
+        sys.exit(app.selftest.run(args.data_dir, args.model))
+    if args.install_desktop_entry:
+        import app.desktop_entry
+
+        print(app.desktop_entry.install())
+        sys.exit(0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
+
+    run_command(args)  # --self-test, --install-desktop-entry: no window, they exit
 
     import PySide6
     from PySide6.QtCore import QSettings

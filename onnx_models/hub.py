@@ -12,7 +12,9 @@ The steps, each one a function the GUI's first-run dialog can call as well:
    requests, and files already complete from an earlier attempt are kept), every file is checked
    against the Hub's checksum, the combined graph is split into the towers, the manifest is
    written, the folder is verified and self-tested and swapped in; the download folder is deleted
-   unless ``keep``.
+   unless ``keep``. ``progress`` hears how many bytes have arrived and ``cancel`` stops the
+   download between two chunks (the GUI's dialog uses both); a cancelled download leaves no model
+   folder and no partial files behind.
 
 Privacy: the only hosts contacted are the Hub endpoint (``HF_ENDPOINT``, default
 ``https://huggingface.co``) and the storage it redirects to. No token is sent unless ``HF_TOKEN``
@@ -25,14 +27,15 @@ import contextlib
 import importlib
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from engine.errors import ModelError
+from engine.errors import Cancelled, ModelError
 
 from . import release
 from .errors import DownloadError
@@ -47,10 +50,15 @@ from .importer import (
 )
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+HOOKED_CHUNK_SIZE = 1 << 20  # with a progress hook or Cancel: report (and stop) every 1 MiB
 OFFLINE_ADVICE = (
     "download the model on a machine with internet access (see docs/model.md, “Offline”), "
     "copy the folder here and run `lanterna model import DIR`"
 )
+
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: bytes of the planned files fetched so far, and in all."""
 
 
 def _quiet(_: str) -> None:
@@ -302,29 +310,117 @@ def _check_space(folder: Path, plan: DownloadPlan) -> None:
         )
 
 
-def fetch_files(plan: DownloadPlan, local_dir: Path, *, tqdm_class: Any = None) -> dict[str, Path]:
-    """Fetch (or find, from an earlier attempt) every planned file, each checked."""
+def _stop_if_cancelled(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("the download was cancelled; nothing was installed")
+
+
+def _hook_class(on_bytes: Callable[[int], None], cancel: threading.Event | None) -> Any:
+    """A progress-bar class for huggingface_hub that draws nothing: it hands the byte count of
+    the file in flight to ``on_bytes`` and ends the transfer (raises :class:`Cancelled` from
+    ``update``) once ``cancel`` is set."""
+    from tqdm import tqdm
+
+    class Hook(tqdm):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+            self.n = int(kwargs.get("initial") or 0)
+            on_bytes(self.n)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            _stop_if_cancelled(cancel)
+            self.n += int(n or 0)
+            on_bytes(self.n)
+            return None
+
+        # Xet transfers also report network bytes; those written are what update() counts.
+        def update_transfer(self, n: float | None = 1) -> None:
+            _stop_if_cancelled(cancel)
+
+        def set_transfer_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+            pass
+
+    return Hook
+
+
+def fetch_files(
+    plan: DownloadPlan,
+    local_dir: Path,
+    *,
+    tqdm_class: Any = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Path]:
+    """Fetch (or find, from an earlier attempt) every planned file, each checked.
+
+    With ``progress`` or ``cancel``, huggingface_hub's progress bars give way to them (and
+    ``tqdm_class`` is not used)."""
     _check_space(local_dir, plan)
     out: dict[str, Path] = {}
     cache = local_dir.parent / ".hub-cache"
-    for remote in plan.files:
-        with _hub_errors(plan.host, remote.path):
-            local = _hub().hf_hub_download(
-                plan.repo_id,
-                remote.path,
-                revision=plan.revision,
-                local_dir=local_dir,
-                cache_dir=cache,
-                endpoint=plan.endpoint,
-                token=_token(),
-                library_name="lanterna",
-                library_version=_library_version(),
-                tqdm_class=tqdm_class,
-            )
-        path = Path(local)
-        _check_integrity(path, remote, local_dir)
-        out[remote.path] = path
+    total = plan.total_bytes
+    done = 0
+
+    def tell(in_flight: int) -> None:
+        if progress is not None:
+            progress(min(done + in_flight, total), total)
+
+    hooked = progress is not None or cancel is not None
+    if hooked:
+        tqdm_class = _hook_class(tell, cancel)
+    with _chunks_of(HOOKED_CHUNK_SIZE if hooked else None):
+        tell(0)
+        for remote in plan.files:
+            _stop_if_cancelled(cancel)
+            out[remote.path] = _fetch_one(plan, remote, local_dir, cache, tqdm_class)
+            done += remote.size
+            tell(0)
     return out
+
+
+@contextmanager
+def _chunks_of(size: int | None) -> Iterator[None]:
+    """huggingface_hub hands data over in pieces of ``DOWNLOAD_CHUNK_SIZE`` (10 MB); a progress
+    bar and Cancel that answer at once need smaller ones."""
+    _hub()
+    from huggingface_hub import constants
+
+    before = constants.DOWNLOAD_CHUNK_SIZE
+    if size is not None:
+        constants.DOWNLOAD_CHUNK_SIZE = min(before, size)
+    try:
+        yield
+    finally:
+        constants.DOWNLOAD_CHUNK_SIZE = before
+
+
+def _fetch_one(
+    plan: DownloadPlan, remote: RemoteFile, local_dir: Path, cache: Path, tqdm_class: Any
+) -> Path:
+    with _hub_errors(plan.host, remote.path):
+        local = _hub().hf_hub_download(
+            plan.repo_id,
+            remote.path,
+            revision=plan.revision,
+            local_dir=local_dir,
+            cache_dir=cache,
+            endpoint=plan.endpoint,
+            token=_token(),
+            library_name="lanterna",
+            library_version=_library_version(),
+            tqdm_class=tqdm_class,
+        )
+    path = Path(local)
+    _check_integrity(path, remote, local_dir)
+    return path
+
+
+def _remove_download(local_dir: Path) -> None:
+    shutil.rmtree(local_dir, ignore_errors=True)
+    shutil.rmtree(local_dir.parent / ".hub-cache", ignore_errors=True)
+    with contextlib.suppress(OSError):
+        local_dir.parent.rmdir()  # only when no other download is kept there
 
 
 def download(
@@ -336,14 +432,28 @@ def download(
     device: str = "auto",
     tqdm_class: Any = None,
     report: Report = _quiet,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
 ) -> tuple[Installed, Path | None]:
-    """Fetch, split, verify and install; returns what was installed and the kept download."""
+    """Fetch, split, verify and install; returns what was installed and the kept download.
+
+    ``progress(done, total)`` hears the bytes fetched; once ``cancel`` is set the download stops
+    (within a chunk while fetching, else before the next step) and raises :class:`Cancelled`,
+    leaving the model folder as it was and deleting what was fetched."""
     check_target(model_dir)
     local_dir = download_dir(data_dir, plan)
-    report(f"downloading into {local_dir}…")
-    files = fetch_files(plan, local_dir, tqdm_class=tqdm_class)
-    staged = staging_dir(model_dir, "download")
+
+    def step(message: str) -> None:
+        _stop_if_cancelled(cancel)
+        report(message)
+
+    staged: Path | None = None
     try:
+        step(f"downloading into {local_dir}…")
+        files = fetch_files(
+            plan, local_dir, tqdm_class=tqdm_class, progress=progress, cancel=cancel
+        )
+        staged = staging_dir(model_dir, "download")
         import_combined(
             files[plan.variant.graph],
             staged,
@@ -351,22 +461,27 @@ def download(
             revision=plan.revision,
             tokenizer=files[release.TOKENIZER_FILE],
             check_hub_record=False,
-            report=report,
+            report=step,
         )
+        _stop_if_cancelled(cancel)
         installed = install(
             staged,
             model_dir,
             device=device,
             source=f"{plan.repo_id} at {plan.revision} ({plan.variant.name}) from {plan.host}",
-            report=report,
+            report=step,
         )
+    except Exception as exc:
+        if cancel is None or not cancel.is_set():
+            raise
+        _remove_download(local_dir)
+        if isinstance(exc, Cancelled):
+            raise
+        raise Cancelled("the download was cancelled; nothing was installed") from exc
     finally:
-        if staged.exists():
+        if staged is not None and staged.exists():
             shutil.rmtree(staged, ignore_errors=True)
     if keep:
         return installed, local_dir
-    shutil.rmtree(local_dir, ignore_errors=True)
-    shutil.rmtree(local_dir.parent / ".hub-cache", ignore_errors=True)
-    with contextlib.suppress(OSError):
-        local_dir.parent.rmdir()  # only when no other download is kept there
+    _remove_download(local_dir)
     return installed, None

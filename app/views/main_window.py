@@ -42,6 +42,7 @@ from app.tasks import Tasks
 from app.theme import SYSTEM, ThemeFollower
 from app.thumbnails import ThumbnailCache
 from app.views.errors import ErrorsDialog
+from app.views.model_dialog import ModelDialog
 from app.views.result_actions import ResultActions
 from app.views.settings import SettingsDialog
 from app.views.welcome import WelcomePage
@@ -52,7 +53,7 @@ from app.widgets.grid import ResultsView
 from app.widgets.preview import PreviewPane
 from app.widgets.search_field import QueryChip, SearchField
 from app.widgets.status import IndexStatus
-from engine.errors import LanternaError, ModelError
+from engine.errors import LanternaError, ModelError, ModelMismatchError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,14 @@ DEBOUNCE_MS = 150
 LIVE_REFRESH_S = 2.0  # while indexing, re-run the current query this often at most
 WELCOME, RESULTS = 0, 1
 GRID, MESSAGE = 0, 1
-MODEL_KEYS = ("model_checked", "model", "provider", "provider_note", "model_error")
+MODEL_KEYS = (
+    "model_checked",
+    "model",
+    "provider",
+    "provider_note",
+    "model_error",
+    "index_mismatch",
+)
 
 
 class MainWindow(QMainWindow):
@@ -92,6 +100,7 @@ class MainWindow(QMainWindow):
         self._quitting = False
         self._tray: QSystemTrayIcon | None = None
         self._errors_dialog: ErrorsDialog | None = None
+        self._model_dialog: ModelDialog | None = None
 
         self._build(suggested_folders)
         self._build_menus()
@@ -177,6 +186,7 @@ class MainWindow(QMainWindow):
         self.act_find = a("&Find", self.focus_search, "Ctrl+F", "Ctrl+L")
         self.act_settings = a("Folders && &settings…", self.open_settings, "Ctrl+,")
         self.act_add_folder = a("&Add folder…", self.browse_folder, "Ctrl+O")
+        self.act_get_model = a("&Get the model…", self.get_model)
         self.act_quit = a("&Quit", self.quit, QKeySequence.StandardKey.Quit)
         self.act_errors = a("Indexing &errors…", self.show_errors)
         self.act_preview = QAction("&Preview pane", self, checkable=True, checked=True)
@@ -185,7 +195,7 @@ class MainWindow(QMainWindow):
 
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.act_add_folder, self.act_settings])
+        file_menu.addActions([self.act_add_folder, self.act_get_model, self.act_settings])
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         edit = bar.addMenu("&Edit")
@@ -224,6 +234,7 @@ class MainWindow(QMainWindow):
         self.preview.info_wanted.connect(self._fetch_info)
         self.welcome.start.connect(self._welcome_start)
         self.welcome.choose_model.connect(self.choose_model)
+        self.welcome.get_model.connect(self.get_model)
         self.index_status.pause_toggled.connect(self.bridge.set_paused)
         self.index_status.errors_clicked.connect(self.show_errors)
         self.actions_.update()
@@ -259,16 +270,30 @@ class MainWindow(QMainWindow):
         self._update_model_banner()
 
     def _update_model_banner(self) -> None:
-        """The welcome page explains a missing model itself; elsewhere a banner does."""
-        error = (self._status or {}).get("model_error")
+        """The welcome page explains a missing model itself; elsewhere a banner does. A model
+        the index was not made with gets a banner that offers to rebuild the index."""
+        status = self._status or {}
+        error = status.get("model_error")
+        mismatch = status.get("index_mismatch")
         if error and self.pages.currentIndex() == RESULTS:
             self.banner.say(
                 "model",
-                f"<b>The model is missing.</b> {html.escape(error)}",
+                f"<b>The model is missing.</b> {html.escape(error)}<br>"
+                "Download it or import a folder with <i>File › Get the model…</i>",
                 "Choose model folder…",
                 self.choose_model,
             )
-        elif self.banner.kind == "model":
+        elif mismatch and not error:
+            hint = mismatch.get("hint") or ""
+            self.banner.say(
+                "mismatch",
+                "<b>The index was made with another model.</b> "
+                f"{html.escape(str(mismatch.get('detail') or ''))}"
+                + (f" ({html.escape(hint)})" if hint else ""),
+                "Rebuild index",
+                self.rebuild_index,
+            )
+        elif self.banner.kind in ("model", "mismatch"):
             self.banner.dismiss()
             if not error and self.pages.currentIndex() == RESULTS:
                 self.run_search()
@@ -298,8 +323,8 @@ class MainWindow(QMainWindow):
             self.run_search(keep_k=True)
 
     def _watch_failed(self, exc: LanternaError) -> None:
-        self.bridge.refresh_status()
-        if not isinstance(exc, ModelError):
+        self.bridge.refresh_status()  # a missing model or a mismatch shows there
+        if not isinstance(exc, (ModelError, ModelMismatchError)):
             self._failed(exc)
 
     def _failed(self, exc: LanternaError) -> None:
@@ -502,6 +527,19 @@ class MainWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Choose the model folder", start)
         if path:
             self.set_model_dir(path)
+
+    def get_model(self) -> None:
+        """The "Get the model" dialog: download (licence, size, consent) or import a folder."""
+        dialog = self._model_dialog
+        if dialog is None or not (dialog.isVisible() or dialog.busy):
+            dialog = self._model_dialog = ModelDialog(self.bridge, self)
+        dialog.open()
+        dialog.raise_()
+
+    def rebuild_index(self) -> None:
+        self.banner.dismiss()
+        self.bridge.rebuild()
+        self.statusBar().showMessage("Rebuilding the index with the current model…", 6000)
 
     def set_model_dir(self, path: str) -> None:
         self.settings.setValue("model_dir", path)

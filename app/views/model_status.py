@@ -13,9 +13,10 @@ PROVIDERS = {
 
 REAL_MODEL = (
     "Lanterna needs the jina-clip-v2 model (about 1.7 GB in fp16; licence CC-BY-NC-4.0, free "
-    "for personal, non-commercial use). Put its model folder at the path above, or choose a "
-    "model folder you already have. Folders and files can be added meanwhile; they are indexed "
-    "as soon as the model is there."
+    "for personal, non-commercial use). “Get the model…” downloads it, showing the licence and "
+    "the size first, or imports a folder copied from elsewhere; or choose a model folder you "
+    "already have. Folders and files can be added meanwhile; they are indexed as soon as the "
+    "model is there."
 )
 
 
@@ -41,4 +42,10 @@ def describe(status: dict[str, Any] | None) -> tuple[str, str, str]:
     note = status.get("provider_note")
     if note and "as asked" not in note:
         details += f"\n{note}"
+    mismatch = status.get("index_mismatch")
+    if mismatch:
+        details += (
+            f"\nThe index was made with another model ({mismatch.get('detail')}): rebuild it to "
+            "search with this one."
+        )
     return "ready", headline, details

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.bridge import Bridge
 from app.theme import DARK, LIGHT, SYSTEM
+from app.views.model_dialog import ModelDialog
 from app.views.model_status import describe, provider_text
 from app.widgets.preview import human_size
 
@@ -63,6 +64,7 @@ class SettingsDialog(QDialog):
         self.setMinimumSize(640, 460)
         self.bridge = bridge
         self._status = status or {}
+        self._model_dialog: ModelDialog | None = None
         tabs = QTabWidget()
         tabs.addTab(self._folders_tab(), "Folders")
         tabs.addTab(self._model_tab(device), "Model && device")
@@ -118,9 +120,15 @@ class SettingsDialog(QDialog):
         self.model_dir = QLineEdit(str(self._status.get("model_dir", "")))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_model)
+        self.get_model_button = QPushButton("Get the model…")
+        self.get_model_button.setToolTip(
+            "Download jina-clip-v2 into this folder (licence and size first), or import one"
+        )
+        self.get_model_button.clicked.connect(self.get_model)
         mrow = QHBoxLayout()
         mrow.addWidget(self.model_dir, 1)
         mrow.addWidget(browse)
+        mrow.addWidget(self.get_model_button)
         self.model_state = QLabel()
         self.model_state.setWordWrap(True)
         self.model_state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -219,6 +227,12 @@ class SettingsDialog(QDialog):
         )
         if path:
             self.model_dir.setText(path)
+
+    def get_model(self) -> None:
+        dialog = self._model_dialog
+        if dialog is None or not (dialog.isVisible() or dialog.busy):
+            dialog = self._model_dialog = ModelDialog(self.bridge, self)
+        dialog.open()
 
     def _rebuild(self) -> None:
         answer = QMessageBox.question(

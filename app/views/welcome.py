@@ -39,6 +39,7 @@ def suggested_folders() -> list[str]:
 class WelcomePage(QScrollArea):
     start = Signal(list)  # folder paths
     choose_model = Signal()
+    get_model = Signal()  # download it, or import a folder (the "Get the model" dialog)
 
     def __init__(self, suggested: list[str] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -95,9 +96,15 @@ class WelcomePage(QScrollArea):
         self.model_details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.model_button = QPushButton("Choose a model folder…")
         self.model_button.clicked.connect(self.choose_model)
+        self.get_model_button = QPushButton("Get the model…")
+        self.get_model_button.setToolTip(
+            "Download jina-clip-v2 (shows its licence and size first), or import a model folder"
+        )
+        self.get_model_button.clicked.connect(self.get_model)
         box.addWidget(self.model_headline)
         box.addWidget(self.model_details)
         mrow = QHBoxLayout()
+        mrow.addWidget(self.get_model_button)
         mrow.addWidget(self.model_button)
         mrow.addStretch(1)
         box.addLayout(mrow)
@@ -162,6 +169,7 @@ class WelcomePage(QScrollArea):
         self.model_details.setText(details)
         self.model_box.set_tint({"ready": "ok", "missing": "warning"}.get(state, "neutral"))
         self.model_button.setVisible(state != "checking")
+        self.get_model_button.setVisible(state == "missing")
         self.model_button.setText(
             "Choose another model folder…" if state == "ready" else "Choose a model folder…"
         )
