@@ -80,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="what the index holds and which model runs where")
     st.add_argument("--json", action="store_true")
 
+    bench = sub.add_parser("bench", help="measure this machine against the speed budgets")
+    bench.add_argument("--quick", action="store_true", help="the short run (under 3 minutes)")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.add_argument(
+        "--only",
+        action="append",
+        choices=["decode", "pipeline", "query", "memory", "gui"],
+        help="run only this part (repeatable)",
+    )
+
     from onnx_models.cli import add_model_parser
 
     add_model_parser(sub)
@@ -254,6 +264,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if args.command == "bench":  # builds its own temporary indexes; the toy model by default
+        from pathlib import Path
+
+        from .bench import run as run_bench
+
+        model = Path(args.model) if args.model else None
+        try:
+            run_bench(args.quick, model, args.json, device=args.device, only=args.only)
+        except LanternaError as exc:
+            print(f"lanterna: {exc.one_line()}", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "model":  # needs no index or working model: it is how one gets one
         from onnx_models.cli import run_model_command
 

@@ -1,24 +1,29 @@
 """A fast in-memory KNN over the index's unit vectors: sign codes, Hamming candidates, rescore.
 
-sqlite-vec scans every vector in C without SIMD (441 ms at 1M × 256 on two cores); a NumPy
-matmul over float32 takes ~50–70 ms but holds 1 KiB per vector. This index keeps, per vector:
+sqlite-vec scans every vector in C without SIMD (~300–440 ms at 1M × 256 on two cores); a
+NumPy matmul over float32 takes ~35–70 ms but holds 1 KiB per vector. This index keeps, per
+vector:
 
-- a 256-bit sign code of the vector, centred on the data's mean and randomly rotated (32 bytes),
-- a copy for rescoring in float16 (512 bytes, ranks like float32) or int8 (260 bytes, a little
-  less exact: recall@10 about 0.99 instead of 0.998),
+- a 512-bit sign code: the vector minus the data's mean, projected on two stacked random
+  rotations (64 bytes),
+- a copy for rescoring in float16 (512 bytes; ranks like float32) or int8 (260 bytes; recall@10
+  about 0.98–0.99 instead of 1.0) or float32 (1,024 bytes),
 - its item id and the ``kind``/``folder_id``/``taken`` metadata of ``vec_items`` (26 bytes).
 
-A query computes the Hamming distance between its code and every code (four XOR + popcount
-passes over 32 MB at 1M), keeps the few thousand nearest by a histogram threshold (no sort),
-and ranks those exactly by cosine on the rescoring copy. Filters are boolean masks over the
-metadata. Small or very selective sets skip the codes and are ranked exactly.
+A query computes the Hamming distance between its code and every code (eight XOR + popcount
+passes over 64 MB at 1M, ~5 ms), keeps the few thousand nearest by a histogram threshold (no
+sort), and ranks those exactly by cosine on the rescoring copy: ~12 ms at 1M on two cores.
+Filters are boolean masks over the metadata. Small or very selective sets skip the codes and
+are ranked exactly.
 
 :meth:`VectorIndex.search` has the signature and the semantics of ``Store.knn``: results are
 ``(item_id, cosine distance)`` with distance = 1 − cosine, nearest first. Centring matters
 because every CLIP embedding shares a large common direction (a sign code of raw vectors wastes
-most of its bits on it); the rotation matters because the first Matryoshka dimensions carry most
-of the variance. The centre is re-estimated, and the codes recomputed, each time the index
-doubles in size; the work runs outside the lock, so queries do not wait for it.
+most of its bits on it); the rotations matter because the first Matryoshka dimensions carry most
+of the variance, and 512 bits rank far better than 256 (the worst true top-10 neighbour of a
+query ranked ~360th instead of ~18,000th at 1M). The centre is re-estimated, and the codes
+recomputed, each time the index doubles in size; the work runs outside the lock, so queries do
+not wait for it.
 
 Thread safety: every public method may be called from any thread. Mutations and searches take
 one lock; searches are a few milliseconds, mutations of a batch microseconds.
@@ -52,8 +57,9 @@ IntArg = int | float | None | Sequence[int | float | None] | npt.NDArray[Any]
 class VectorIndex:
     """Approximate (bit codes + exact rescore) cosine KNN with metadata filters.
 
-    ``precision`` chooses the rescoring copy: ``"float16"`` (default; 576 bytes per vector in
-    all), ``"int8"`` (324 bytes) or ``"float32"`` (1,088 bytes). ``min_candidates``,
+    ``precision`` chooses the rescoring copy: ``"float16"`` (default; 602 bytes per vector in
+    all), ``"int8"`` (350 bytes) or ``"float32"`` (1,114 bytes); ``bits`` the code length
+    (default twice the dimension). ``min_candidates``,
     ``candidate_fraction`` and ``oversample`` set how many Hamming candidates are rescored:
     ``max(oversample × k, min_candidates + fraction × n)``, all of them when that is at least
     half of the rows that pass the filters.
@@ -64,13 +70,17 @@ class VectorIndex:
         dims: int = 256,
         *,
         precision: Precision = "float16",
+        bits: int | None = None,
         seed: int = 0,
         min_candidates: int = 4096,
-        candidate_fraction: float = 1 / 128,
+        candidate_fraction: float = 1 / 256,
         oversample: int = 64,
     ) -> None:
         if dims < 1:
             raise ValueError("dims must be positive")
+        bits = 2 * dims if bits is None else bits
+        if bits < 1:
+            raise ValueError("bits must be positive")
         if precision not in ("float32", "float16", "int8"):
             raise ValueError(f"unknown precision {precision!r}")
         self.dims = dims
@@ -78,15 +88,18 @@ class VectorIndex:
         self.min_candidates = min_candidates
         self.candidate_fraction = candidate_fraction
         self.oversample = oversample
-        self.words = (dims + 63) // 64
+        self.bits = bits
+        self.words = (bits + 63) // 64
         rng = np.random.default_rng(seed)
-        q, r = np.linalg.qr(rng.standard_normal((dims, dims)))
-        q *= np.sign(np.diag(r))  # a uniformly random rotation
-        self._rotation: Floats = np.ascontiguousarray(q, dtype=np.float32)
+        blocks = []
+        for _ in range(-(-bits // dims)):  # stacked random rotations: `bits` hyperplanes
+            q, r = np.linalg.qr(rng.standard_normal((dims, dims)))
+            blocks.append(q * np.sign(np.diag(r)))
+        projection = np.concatenate(blocks, axis=1)[:, :bits]
+        self._rotation: Floats = np.ascontiguousarray(projection, dtype=np.float32)
         self._center: Floats = np.zeros(dims, dtype=np.float32)
-        self._sum = np.zeros(
-            dims, dtype=np.float64
-        )  # of the live vectors: their mean is the centre
+        # the sum of the live vectors: their mean is the centre of the codes
+        self._sum = np.zeros(dims, dtype=np.float64)
         self._trained_at = 0
         self._training = False
         self._deferred = False  # bulk loading: codes are computed once, at the end
@@ -283,22 +296,33 @@ class VectorIndex:
                 self._folder[where] = folders[found]
                 self._taken[where] = takens[found]
                 self._alive[where] = True
-            new = ~found
-            m = int(np.count_nonzero(new))
+            new = np.flatnonzero(~found)
+            m = len(new)
             if m:
-                new_ids = id_arr[new]
-                order = np.argsort(new_ids, kind="stable")
+                take: Ints | None = None if m == len(id_arr) else new
+                new_ids = id_arr if take is None else id_arr[take]
+                if m > 1 and not bool(np.all(new_ids[1:] > new_ids[:-1])):
+                    order = np.argsort(new_ids, kind="stable")
+                    take = order if take is None else take[order]
+                    new_ids = id_arr[take]
                 n = self._n
                 self._grow(n + m)
                 sl = slice(n, n + m)
-                if n and new_ids[order[0]] <= self._ids[n - 1]:
+                if n and new_ids[0] <= self._ids[n - 1]:
                     self._sorted = False
-                self._ids[sl] = new_ids[order]
-                self._codes[:, sl] = codes[:, new][:, order]
-                self._store_vectors(sl, vecs[new][order])
-                self._kind[sl] = kinds[new][order]
-                self._folder[sl] = folders[new][order]
-                self._taken[sl] = takens[new][order]
+                self._ids[sl] = new_ids
+                if take is None:
+                    self._codes[:, sl] = codes
+                    self._store_vectors(sl, vecs)
+                    self._kind[sl] = kinds
+                    self._folder[sl] = folders
+                    self._taken[sl] = takens
+                else:
+                    self._codes[:, sl] = codes[:, take]
+                    self._store_vectors(sl, vecs[take])
+                    self._kind[sl] = kinds[take]
+                    self._folder[sl] = folders[take]
+                    self._taken[sl] = takens[take]
                 self._alive[sl] = True
                 self._n = n + m
         if not self._deferred:
