@@ -99,5 +99,11 @@ def _v2(conn: Any) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2]
+def _v3(conn: Any) -> None:
+    """A counter bumped by every write that changes vectors: an in-memory copy of the vectors
+    (engine.vectorindex) knows from it whether it is still current."""
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('vec_generation', '0')")
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3]
 LATEST = len(MIGRATIONS)

@@ -9,6 +9,7 @@ Vectors live in a sqlite-vec ``vec0`` table keyed by item id; ``kind``, ``folder
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import threading
@@ -23,7 +24,7 @@ import apsw
 import numpy as np
 import numpy.typing as npt
 
-from . import db
+from . import db, vectorindex
 from .errors import IndexError_
 from .migrations import VECTOR_DIMS
 from .paths import display, from_bytes, to_bytes
@@ -33,6 +34,10 @@ INDEXED = "indexed"
 ERROR = "error"
 
 MAX_KNN = 4096  # sqlite-vec's limit on k
+# Below this, sqlite-vec's brute force is fast enough and loading a copy is not worth it.
+VINDEX_MIN_VECTORS = 20_000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,10 @@ class Store:
         self.path = path
         self._writer, self.recovered = db.open_index(path, check=check)
         self._writer_lock = db.WriterLock(path)
+        self._ops: list[tuple[str, tuple[Any, ...]]] = []
+        self._vindex: vectorindex.VectorIndex | None = None
+        self._vgen = -1
+        self._vloading = False
         self._lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[apsw.Connection] = []
@@ -183,9 +192,17 @@ class Store:
             if self._closed:
                 raise IndexError_("the index is closed")
             self._writer_lock.acquire()
+            self._ops = []
             try:
                 with db.transaction(self._writer) as conn:
                     yield conn
+                    if self._ops:
+                        conn.execute(
+                            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                            "WHERE key='vec_generation'"
+                        )
+                if self._ops:
+                    self._apply_ops(self._ops)
             except apsw.Error as exc:
                 if isinstance(exc, apsw.FullError) or self._nearly_full():
                     raise IndexError_(
@@ -198,6 +215,68 @@ class Store:
                         "restart Lanterna: it keeps a copy and rebuilds the index",
                     ) from exc
                 raise
+
+    # -- the in-memory vector index ----------------------------------------------------------
+
+    def _op(self, name: str, *args: Any) -> None:
+        """Record a change to the vectors, applied to the in-memory index once committed."""
+        self._ops.append((name, args))
+
+    def _generation(self, conn: apsw.Connection) -> int:
+        rows = conn.execute("SELECT value FROM meta WHERE key='vec_generation'").fetchall()
+        value: Any = rows[0][0] if rows else -1
+        return int(value)
+
+    def _apply_ops(self, ops: list[tuple[str, tuple[Any, ...]]]) -> None:
+        index = self._vindex
+        if index is None:
+            return
+        try:
+            for name, args in ops:
+                if name == "add":
+                    ids, vectors, kind, folder_id, taken = args
+                    index.add(ids, vectors, kind=kind, folder_id=folder_id, taken=taken)
+                elif name == "remove":
+                    index.remove(args[0])
+                elif name == "set_folder":
+                    index.set_folder(args[0], args[1])
+                elif name == "replace_folder":
+                    index.replace_folder(args[0], args[1])
+                elif name == "clear":
+                    index.clear()
+            self._vgen = self._generation(self._writer)
+        except Exception:  # never let the cache break a write that has committed
+            log.exception("the in-memory vector index fell out of step; it will be reloaded")
+            self._vindex = None
+
+    def _load_vindex(self) -> None:
+        """Build the in-memory index from vec_items; writers wait meanwhile (no change is lost)."""
+        try:
+            with self._lock:
+                if self._closed:
+                    return
+                conn = self.reader()
+                gen = self._generation(conn)
+                index = vectorindex.load_vec_items(conn, VECTOR_DIMS)
+                self._vindex, self._vgen = index, gen
+            log.info("in-memory vector index ready: %d vectors", len(index))
+        except Exception:
+            log.exception("could not build the in-memory vector index; sqlite-vec answers")
+        finally:
+            self._vloading = False
+
+    def _fast_index(self) -> vectorindex.VectorIndex | None:
+        """The in-memory index if it is current, else None (and a reload is started)."""
+        index = self._vindex
+        if index is not None and self._generation(self.reader()) == self._vgen:
+            return index
+        if not self._vloading and self.count_vectors() >= VINDEX_MIN_VECTORS:
+            self._vloading = True
+            threading.Thread(target=self._load_vindex, name="lanterna-vindex", daemon=True).start()
+        return None
+
+    def count_vectors(self) -> int:
+        return int(self._read("SELECT count(*) FROM vec_items")[0][0])
 
     def _nearly_full(self) -> bool:
         """Whether a failed write ran out of room (sqlite-vec reports it as a generic error)."""
@@ -269,6 +348,7 @@ class Store:
                 "UPDATE vec_items SET folder_id=? WHERE folder_id=?", (parent_id, child_id)
             )
             conn.execute("DELETE FROM folders WHERE id=?", (child_id,))
+            self._op("replace_folder", child_id, parent_id)
 
     def remove_folder(self, folder_id: int) -> int:
         """Forget a folder, its files and their vectors; returns how many files were dropped."""
@@ -377,11 +457,12 @@ class Store:
             "UPDATE files SET folder_id=?, path=?, name=?, size=?, mtime_ns=? WHERE id=?",
             (folder_id, raw, display(Path(new_path).name), size, mtime_ns, file_id),
         )
-        conn.execute(
-            "UPDATE vec_items SET folder_id=? WHERE item_id IN "
-            "(SELECT id FROM items WHERE file_id=?)",
-            (folder_id, file_id),
+        # By id: sqlite-vec scans the whole table for an IN (SELECT ...) on its key.
+        ids = self._item_ids(conn, [file_id])
+        conn.executemany(
+            "UPDATE vec_items SET folder_id=? WHERE item_id=?", [(folder_id, i) for i in ids]
         )
+        self._op("set_folder", ids, folder_id)
 
     def move_tree(self, old_dir: str, new_dir: str, folder_id: int) -> int:
         """A directory was renamed: every file below it keeps its vectors under the new path."""
@@ -403,12 +484,23 @@ class Store:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = _placeholders(len(chunk))
-            conn.execute(
-                f"DELETE FROM vec_items WHERE item_id IN "
-                f"(SELECT id FROM items WHERE file_id IN ({marks}))",
-                chunk,
-            )
+            self._delete_vectors(conn, self._item_ids(conn, chunk))
             conn.execute(f"DELETE FROM files WHERE id IN ({marks})", chunk)
+
+    @staticmethod
+    def _item_ids(conn: apsw.Connection, file_ids: Sequence[int]) -> list[int]:
+        if not file_ids:
+            return []
+        rows = conn.execute(
+            f"SELECT id FROM items WHERE file_id IN ({_placeholders(len(file_ids))})",
+            list(file_ids),
+        ).fetchall()
+        return [int(r[0] or 0) for r in rows]
+
+    def _delete_vectors(self, conn: apsw.Connection, item_ids: Sequence[int]) -> None:
+        if item_ids:
+            conn.executemany("DELETE FROM vec_items WHERE item_id=?", [(i,) for i in item_ids])
+            self._op("remove", list(item_ids))
 
     def pending(self, limit: int, after_id: int = 0) -> list[FileRow]:
         rows = self._read(
@@ -456,12 +548,10 @@ class Store:
     def _replace_items(
         self, conn: apsw.Connection, file: FileRow, items: Sequence[ItemVector]
     ) -> None:
-        conn.execute(
-            "DELETE FROM vec_items WHERE item_id IN (SELECT id FROM items WHERE file_id=?)",
-            (file.id,),
-        )
+        self._delete_vectors(conn, self._item_ids(conn, [file.id]))
         conn.execute("DELETE FROM items WHERE file_id=?", (file.id,))
         taken = int(file.taken or file.mtime_ns // 1_000_000_000)
+        new_ids = []
         for item in items:
             conn.execute(
                 "INSERT INTO items(file_id, page, type, text) VALUES(?, ?, ?, ?)",
@@ -472,6 +562,16 @@ class Store:
                 "INSERT INTO vec_items(item_id, embedding, kind, folder_id, taken) "
                 "VALUES(?, ?, ?, ?, ?)",
                 (item_id, _blob(item.vector), file.kind, file.folder_id, taken),
+            )
+            new_ids.append(item_id)
+        if new_ids:
+            self._op(
+                "add",
+                new_ids,
+                np.stack([i.vector for i in items]),
+                file.kind,
+                file.folder_id,
+                taken,
             )
 
     def copy_items(
@@ -523,10 +623,7 @@ class Store:
         mtime_ns: int | None = None,
     ) -> None:
         with self.write() as conn:
-            conn.execute(
-                "DELETE FROM vec_items WHERE item_id IN (SELECT id FROM items WHERE file_id=?)",
-                (file_id,),
-            )
+            self._delete_vectors(conn, self._item_ids(conn, [file_id]))
             conn.execute("DELETE FROM items WHERE file_id=?", (file_id,))
             conn.execute(
                 "UPDATE files SET status=?, error=?, attempts=attempts+1, "
@@ -545,6 +642,7 @@ class Store:
         with self.write() as conn:
             conn.execute("DELETE FROM vec_items")
             conn.execute("DELETE FROM items")
+            self._op("clear")
             conn.execute("UPDATE files SET status=?, error=NULL, hash=NULL, attempts=0", (PENDING,))
 
     # -- queries -----------------------------------------------------------------------------
@@ -559,6 +657,18 @@ class Store:
         taken_from: float | None = None,
         taken_to: float | None = None,
     ) -> list[tuple[int, float]]:
+        """The nearest items as (item_id, cosine distance): from the in-memory index when it
+        is current (large libraries), else from sqlite-vec."""
+        index = self._fast_index()
+        if index is not None:
+            return index.search(
+                query,
+                min(k, MAX_KNN),
+                kind=kind,
+                folder_ids=folder_ids,
+                taken_from=taken_from,
+                taken_to=taken_to,
+            )
         where = ["embedding MATCH ?", "k = ?"]
         params: list[Any] = [_blob(query), min(k, MAX_KNN)]
         if kind:
