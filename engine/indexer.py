@@ -133,7 +133,8 @@ class Indexer:
     ) -> None:
         self.store = store
         self._embedder = embedder
-        self.workers = workers or max(1, min(4, (os.cpu_count() or 2)))
+        # Decoding is what keeps a GPU fed: use every core but one (for the GUI), up to 8.
+        self.workers = workers or max(2, min(8, (os.cpu_count() or 2) - 1))
         self._batch_size = batch_size
 
     @property

@@ -323,6 +323,7 @@ class Library:
             if on_changes is not None and changes.total:
                 on_changes(changes)
 
+        self.store.memory_index = True  # many queries will follow: keep the vectors in memory
         # Watch first, then scan: a file that arrives meanwhile is seen by one or the other.
         roots = [f.path for f in self.store.folders() if os.path.isdir(f.path)]
         watcher = Watcher(roots, handle, quiet=self.quiet, polling=polling)

@@ -153,6 +153,9 @@ class Store:
         self._vindex: vectorindex.VectorIndex | None = None
         self._vgen = -1
         self._vloading = False
+        # Long-lived processes (the app, `watch`) turn this on; a one-shot command answers
+        # one query faster from sqlite-vec than it could load a copy of every vector.
+        self.memory_index = False
         self._lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[apsw.Connection] = []
@@ -270,7 +273,7 @@ class Store:
         index = self._vindex
         if index is not None and self._generation(self.reader()) == self._vgen:
             return index
-        if not self._vloading and self.count_vectors() >= VINDEX_MIN_VECTORS:
+        if self.memory_index and not self._vloading and self.count_vectors() >= VINDEX_MIN_VECTORS:
             self._vloading = True
             threading.Thread(target=self._load_vindex, name="lanterna-vindex", daemon=True).start()
         return None

@@ -40,6 +40,7 @@ def test_memory_index_matches_sqlite_vec_through_changes(
     library: Library, photos: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(store_module, "VINDEX_MIN_VECTORS", 0)
+    library.store.memory_index = True
     for i in range(24):
         write(photos / f"p{i:02}.jpg", COLOURS[i % 8], seed=i)
     library.add_folders([photos])
@@ -77,6 +78,7 @@ def test_a_write_from_elsewhere_is_noticed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(store_module, "VINDEX_MIN_VECTORS", 0)
+    library.store.memory_index = True
     for i in range(8):
         write(photos / f"p{i}.jpg", COLOURS[i], seed=i)
     library.add_folders([photos])
