@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -50,6 +51,16 @@ def truncate_normalise(raw: npt.NDArray[Any], dims: int = STORED_DIMS) -> Vector
 def default_threads() -> int:
     """Leave a core for the GUI and the decoders."""
     return max(1, (os.cpu_count() or 2) - 1)
+
+
+def cuda_provider_present() -> bool:
+    """Whether onnxruntime's CUDA provider library is installed (a bundle may leave it out
+    even though onnxruntime-gpu still lists the provider)."""
+    import onnxruntime as ort
+
+    capi = Path(ort.__file__).parent / "capi"
+    names = ("libonnxruntime_providers_cuda.so", "onnxruntime_providers_cuda.dll")
+    return any((capi / name).exists() for name in names)
 
 
 def _preload_cuda_libraries() -> None:
@@ -113,7 +124,7 @@ class Embedder:
         available = ort.get_available_providers()
         if self.device == "cpu":
             return [CPU]
-        if CUDA in available and not _cuda_failed:
+        if CUDA in available and not _cuda_failed and cuda_provider_present():
             return [CUDA, CPU]
         if self.device == "cuda":
             raise ModelError(
@@ -163,8 +174,8 @@ class Embedder:
             return "running on the GPU (CUDA)"
         if self.device == "cpu":
             return "running on the CPU as asked"
-        if CUDA not in ort.get_available_providers():
-            return "running on the CPU: this onnxruntime has no GPU support"
+        if CUDA not in ort.get_available_providers() or not cuda_provider_present():
+            return "running on the CPU: this build of onnxruntime has no GPU support"
         return (
             "running on the CPU: CUDA could not start (no NVIDIA GPU, or its CUDA/cuDNN "
             "libraries are missing)"
