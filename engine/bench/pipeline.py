@@ -1,0 +1,99 @@
+"""2. pipeline: ``Library.index`` throughput ÷ the bare vision tower, and the index writes."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..store import Store
+from .photos import _jpeg, _photo, _with_comment
+from .plan import Plan
+from .query import _fill, synthetic_vectors
+from .timing import _timed
+
+
+def bench_pipeline(model_dir: Path, device: str, plan: Plan, work: Path) -> dict[str, Any]:
+    """End-to-end ``Library.index`` throughput vs the bare vision tower of the same session."""
+    from ..library import Library
+    from ..preprocess import prepare
+
+    folder = work / "pipeline-photos"
+    folder.mkdir(parents=True, exist_ok=True)
+    base = _jpeg(_photo(4000, 3000, seed=2), taken="2023:08:15 09:30:00")
+    for i in range(plan.pipeline_files):
+        (folder / f"IMG_{i:05d}.jpg").write_bytes(_with_comment(base, f"lanterna bench {i}"))
+    with Library(work / "pipeline-data", model_dir, device=device) as lib:
+        embedder = lib.embedder
+        spec = embedder.model.vision
+        tensor, _ = prepare(base, spec)
+        embedder.embed_pixels(np.stack([tensor] * embedder.batch_size))  # sessions warm
+        lib.add_folders([folder])
+        start = time.perf_counter()
+        report = lib.index()
+        elapsed = time.perf_counter() - start
+        embedded = report.run.embedded
+        workers = lib.workers or max(1, min(4, os.cpu_count() or 2))
+        # the bare tower: same session, same batch size, tensors already made
+        batch = np.stack([tensor] * embedder.batch_size)
+        rounds = max(1, plan.pipeline_files // embedder.batch_size)
+        tower_s = min(
+            _timed(lambda: [embedder.embed_pixels(batch) for _ in range(rounds)], 2, warmup=0)
+        )
+        provider = embedder.provider
+    pipeline_ips = embedded / elapsed if elapsed > 0 else 0.0
+    tower_ips = rounds * embedder.batch_size / tower_s
+    return {
+        "files": plan.pipeline_files,
+        "embedded": embedded,
+        "batch_size": embedder.batch_size,
+        "decode_workers": workers,
+        "provider": provider,
+        "seconds": round(elapsed, 3),
+        "pipeline_images_per_s": round(pipeline_ips, 2),
+        "tower_images_per_s": round(tower_ips, 2),
+        "ratio": round(pipeline_ips / tower_ips, 4),
+        "writes": _write_probe(work / "writes", plan.write_probe),
+    }
+
+
+def _write_probe(folder: Path, sizes: Sequence[int]) -> list[dict[str, Any]]:
+    """µs per file of ``Store.store_indexed`` (batches of 64 new files) as the index grows."""
+    from ..store import Indexed, ItemVector
+
+    out: list[dict[str, Any]] = []
+    store = Store(folder / "index.db")
+    try:
+        folder_id = store.add_folder(str(folder / "photos"))
+        vectors, _ = synthetic_vectors(max(sizes) + 64, 1, seed=5)
+        filled = 0
+        for size in sizes:
+            if size > filled:
+                _fill(store, vectors[filled:size], first_id=filled + 1, folder_ids=[folder_id])
+                filled = size
+            paths = [str(folder / "photos" / f"new-{size}-{i}.jpg") for i in range(64)]
+            store.add_files((folder_id, p, 1000, 1, "image") for p in paths)
+            rows = list(store.files_by_path(paths).values())
+            batch = [
+                Indexed(
+                    file=row,
+                    items=[ItemVector(page=1, type="image", vector=vectors[size + i])],
+                    digest=f"{size:032x}{i:032x}",
+                    size=row.size,
+                    mtime_ns=row.mtime_ns,
+                    taken=1.6e9,
+                )
+                for i, row in enumerate(rows)
+            ]
+            start = time.perf_counter()
+            store.store_indexed(batch)
+            per_file = (time.perf_counter() - start) / len(batch)
+            store.delete_files([row.id for row in rows])
+            out.append({"items": size, "us_per_file": round(per_file * 1e6, 1)})
+    finally:
+        store.close()
+    return out
