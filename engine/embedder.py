@@ -63,7 +63,7 @@ def cuda_provider_present() -> bool:
     return any((capi / name).exists() for name in names)
 
 
-def _preload_cuda_libraries() -> None:
+def preload_cuda_libraries() -> None:
     """Let onnxruntime find CUDA and cuDNN from NVIDIA's pip wheels.
 
     ``preload_dlls`` prints what it could not find; that must not reach stdout (``--json``), so
@@ -144,7 +144,7 @@ class Embedder:
         opts.log_severity_level = 3
         providers = self._providers()
         if CUDA in providers:
-            _preload_cuda_libraries()
+            preload_cuda_libraries()
         # onnxruntime logs a failed CUDA start as an error on stderr; this module reports it.
         ort.set_default_logger_severity(4)
         path = self.model.file(filename)

@@ -7,8 +7,6 @@ and look at the providers it actually got.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 
 from . import release
@@ -36,17 +34,11 @@ def cuda_usable() -> tuple[bool, str]:
         import onnxruntime as ort
     except ImportError as exc:  # pragma: no cover - a broken install
         return False, f"onnxruntime cannot be imported: {exc}"
-    if CUDA not in ort.get_available_providers():
+    from engine.embedder import cuda_provider_present, preload_cuda_libraries
+
+    if CUDA not in ort.get_available_providers() or not cuda_provider_present():
         return False, "this onnxruntime has no GPU support"
-    buf = io.StringIO()
-    with (
-        contextlib.redirect_stdout(buf),
-        contextlib.redirect_stderr(buf),
-        contextlib.suppress(Exception),
-    ):
-        ort.preload_dlls()
-    if buf.getvalue().strip():
-        log.info("CUDA libraries: %s", buf.getvalue().strip())
+    preload_cuda_libraries()
     ort.set_default_logger_severity(4)
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
