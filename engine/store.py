@@ -252,17 +252,23 @@ class Store:
             log.exception("the in-memory vector index fell out of step; it will be reloaded")
             self._vindex = None
 
+    def load_memory_index(self) -> int:
+        """Build the in-memory copy of the vectors now; writers wait meanwhile, so no change is
+        lost. Returns how many vectors it holds. Turns ``memory_index`` on."""
+        with self._lock:
+            if self._closed:
+                raise IndexError_("the index is closed")
+            self.memory_index = True
+            conn = self.reader()
+            gen = self._generation(conn)
+            index = vectorindex.load_vec_items(conn, VECTOR_DIMS)
+            self._vindex, self._vgen = index, gen
+        log.info("in-memory vector index ready: %d vectors", len(index))
+        return len(index)
+
     def _load_vindex(self) -> None:
-        """Build the in-memory index from vec_items; writers wait meanwhile (no change is lost)."""
         try:
-            with self._lock:
-                if self._closed:
-                    return
-                conn = self.reader()
-                gen = self._generation(conn)
-                index = vectorindex.load_vec_items(conn, VECTOR_DIMS)
-                self._vindex, self._vgen = index, gen
-            log.info("in-memory vector index ready: %d vectors", len(index))
+            self.load_memory_index()
         except Exception:
             log.exception("could not build the in-memory vector index; sqlite-vec answers")
         finally:

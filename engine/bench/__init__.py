@@ -43,7 +43,7 @@ from .gui import bench_gui
 from .memory import bench_memory
 from .pipeline import bench_pipeline
 from .plan import DIMS, FULL, MIB, QUICK, SECTIONS, TEXT_QUERIES, K, Plan
-from .query import IndexedStore, Search, bench_query, synthetic_vectors
+from .query import Search, bench_query, synthetic_vectors
 from .query import _fill as _fill
 from .query import _filter_args as _filter_args
 from .report import Verdict, budgets, render
@@ -56,7 +56,6 @@ __all__ = [
     "QUICK",
     "SECTIONS",
     "TEXT_QUERIES",
-    "IndexedStore",
     "K",
     "Plan",
     "Search",

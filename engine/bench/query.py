@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from ..embedder import Embedder
 from ..search import Query, Searcher
-from ..store import MAX_KNN, Store
+from ..store import Store
 from ..vectorindex import Precision, VectorIndex, from_arrays, load_vec_items
 from .context import _embedder
 from .plan import DIMS, TEXT_QUERIES, K, Plan
@@ -148,35 +148,6 @@ def _filter_mask(n: int, folder_ids: Sequence[int]) -> npt.NDArray[np.bool_]:
     return result
 
 
-class IndexedStore(Store):
-    """``Store`` whose ``knn`` is answered by a :class:`VectorIndex`: the integration in small."""
-
-    vindex: VectorIndex | None = None
-
-    def knn(
-        self,
-        query: npt.NDArray[np.float32],
-        k: int,
-        *,
-        kind: str | None = None,
-        folder_ids: Sequence[int] | None = None,
-        taken_from: float | None = None,
-        taken_to: float | None = None,
-    ) -> list[tuple[int, float]]:
-        if self.vindex is None:
-            return super().knn(
-                query, k, kind=kind, folder_ids=folder_ids, taken_from=taken_from, taken_to=taken_to
-            )
-        return self.vindex.search(
-            query,
-            min(k, MAX_KNN),
-            kind=kind,
-            folder_ids=folder_ids,
-            taken_from=taken_from,
-            taken_to=taken_to,
-        )
-
-
 Search = Callable[[npt.NDArray[np.float32], bool], list[int]]
 
 
@@ -304,7 +275,7 @@ def bench_query(model_dir: Path, device: str, plan: Plan, work: Path) -> dict[st
                     )
                 )
                 if precision == "float16" and n == 100_000 and n in plan.sqlite_sizes:
-                    text = _text_query(embedder, store, index, db_path, plan)
+                    text = _text_query(embedder, store, db_path, plan)
                     start = time.perf_counter()
                     loaded = load_vec_items(store.reader())
                     text["vectorindex_load_s"] = round(time.perf_counter() - start, 3)
@@ -350,15 +321,13 @@ def _text_tower(embedder: Embedder, plan: Plan) -> dict[str, Any]:
     return {"model": embedder.model.id, "provider": embedder.provider, **_stats(times)}
 
 
-def _text_query(
-    embedder: Embedder, store: Store, index: VectorIndex, db_path: Path, plan: Plan
-) -> dict[str, Any]:
+def _text_query(embedder: Embedder, store: Store, db_path: Path, plan: Plan) -> dict[str, Any]:
     """A text query typed by a user, at 100k items: tower + KNN + hits + grouping (k=20)."""
     embedder.embed_query("warm up")
     texts = [TEXT_QUERIES[i % len(TEXT_QUERIES)] + f" {i}" for i in range(plan.queries)]
     out: dict[str, Any] = {"items": 100_000, "k": 20}
-    other = IndexedStore(db_path)
-    other.vindex = index
+    other = Store(db_path)  # the app's path: Store.knn answering from its in-memory copy
+    other.load_memory_index()
     try:
         for name, st in (("sqlite_vec", store), ("vectorindex", other)):
             searcher = Searcher(st, embedder)
