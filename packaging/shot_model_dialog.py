@@ -13,93 +13,28 @@ The sizes shown are the toy model's (a few MB), not the real one's.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import socket
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def wait_until(cond: Callable[[], bool], timeout: float = 30.0, settle: float = 0.0) -> None:
-    from PySide6.QtWidgets import QApplication
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        QApplication.processEvents()
-        if cond():
-            break
-        time.sleep(0.01)
-    else:
-        raise TimeoutError("the dialog did not get there in time")
-    end = time.monotonic() + settle
-    while time.monotonic() < end:
-        QApplication.processEvents()
-        time.sleep(0.01)
-
-
-def shoot(widget: Any, path: Path) -> None:
-    from PySide6.QtGui import QGuiApplication
-    from PySide6.QtWidgets import QApplication
-
-    QApplication.processEvents()
-    if QGuiApplication.platformName() == "xcb":
-        geo = widget.frameGeometry()
-        pixmap = widget.screen().grabWindow(0, geo.x(), geo.y(), geo.width(), geo.height())
-    else:
-        pixmap = widget.grab()
-    pixmap.save(str(path), "PNG")
-    print(f"wrote {path} ({pixmap.width()}×{pixmap.height()})")
+from screenshots import shoot, wait_until  # noqa: E402 - after the path set-up above
 
 
 def slow_hub(files: dict[str, bytes], bytes_per_s: int) -> Any:
     """The tests' fake Hub, handing its files over at about ``bytes_per_s``."""
     from onnx_models import release
-    from tests.model.fakehub import FakeHub
+    from tests.model.fakehub import SlowHub
     from tests.model.helpers import COMMIT
 
-    piece = 16 * 1024
-    pause = piece / bytes_per_s
-
-    class Trickle:
-        def __init__(self, raw: Any) -> None:
-            self._raw = raw
-
-        def write(self, data: bytes) -> int:
-            with contextlib.suppress(OSError):
-                for start in range(0, len(data), piece):
-                    self._raw.write(data[start : start + piece])
-                    if len(data) > piece:
-                        self._raw.flush()
-                        time.sleep(pause)
-            return len(data)
-
-        def flush(self) -> None:
-            with contextlib.suppress(OSError):
-                self._raw.flush()
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._raw, name)
-
-    class SlowHub(FakeHub):
-        def _handler(self) -> Any:
-            base = super()._handler()
-
-            class Slow(base):  # type: ignore[misc,valid-type]
-                def setup(self) -> None:
-                    super().setup()
-                    self.wfile = Trickle(self.wfile)
-
-            return Slow
-
-    return SlowHub(release.REPO_ID, COMMIT, files)
+    return SlowHub(release.REPO_ID, COMMIT, files, bytes_per_s=bytes_per_s)
 
 
 def main(argv: list[str] | None = None) -> int:

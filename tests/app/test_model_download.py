@@ -7,7 +7,6 @@ self-test and the install all run their real code.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import time
 from pathlib import Path
@@ -20,11 +19,8 @@ from app.model_setup import human_bytes
 from app.views.main_window import RESULTS, WELCOME
 from engine import model as model_folder
 from onnx_models import release
-from tests.model.fakehub import FakeHub
+from tests.model.fakehub import FakeHub, SlowHub
 from tests.model.helpers import COMMIT, write_release
-
-TRICKLE_BYTES = 16 * 1024
-TRICKLE_PAUSE_S = 0.01  # about 1.6 MB/s: the 2.7 MB toy graph takes a couple of seconds
 
 
 @pytest.fixture(scope="module")
@@ -52,44 +48,6 @@ def _online(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-
-
-class _Trickle:
-    """A response stream that hands its bytes over slowly, and quietly stops when the client
-    hangs up (as a cancelled download does)."""
-
-    def __init__(self, raw: Any) -> None:
-        self._raw = raw
-
-    def write(self, data: bytes) -> int:
-        try:
-            for start in range(0, len(data), TRICKLE_BYTES):
-                self._raw.write(data[start : start + TRICKLE_BYTES])
-                if len(data) > TRICKLE_BYTES:
-                    self._raw.flush()
-                    time.sleep(TRICKLE_PAUSE_S)
-        except OSError:
-            pass  # the client went away
-        return len(data)
-
-    def flush(self) -> None:
-        with contextlib.suppress(OSError):
-            self._raw.flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._raw, name)
-
-
-class SlowHub(FakeHub):
-    def _handler(self) -> Any:
-        base = super()._handler()
-
-        class Slow(base):  # type: ignore[misc,valid-type]
-            def setup(self) -> None:
-                super().setup()
-                self.wfile = _Trickle(self.wfile)
-
-        return Slow
 
 
 def _closed_port() -> int:

@@ -9,11 +9,14 @@ serve altered bytes under the right checksum (to exercise integrity checks).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 LFS_FROM = 1024  # files at least this big are "LFS" files: their ETag is their SHA-256
@@ -186,3 +189,51 @@ class FakeHub:
                 self.wfile.write(body)
 
         return Handler
+
+
+class _Trickle:
+    """A response stream that hands its bytes over slowly, and quietly stops when the client
+    hangs up (as a cancelled download does)."""
+
+    PIECE = 16 * 1024
+
+    def __init__(self, raw: Any, pause: float) -> None:
+        self._raw = raw
+        self._pause = pause
+
+    def write(self, data: bytes) -> int:
+        try:
+            for start in range(0, len(data), self.PIECE):
+                self._raw.write(data[start : start + self.PIECE])
+                if len(data) > self.PIECE:
+                    self._raw.flush()
+                    time.sleep(self._pause)
+        except OSError:
+            pass  # the client went away
+        return len(data)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):
+            self._raw.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+class SlowHub(FakeHub):
+    """A FakeHub that hands its files over at about ``bytes_per_s`` (progress, cancel)."""
+
+    def __init__(self, *args: Any, bytes_per_s: int = 1_600_000, **kwargs: Any) -> None:
+        self.pause = _Trickle.PIECE / bytes_per_s  # before the server starts
+        super().__init__(*args, **kwargs)
+
+    def _handler(self) -> Any:
+        base = super()._handler()
+        pause = self.pause
+
+        class Slow(base):  # type: ignore[misc,valid-type]
+            def setup(self) -> None:
+                super().setup()
+                self.wfile = _Trickle(self.wfile, pause)
+
+        return Slow
