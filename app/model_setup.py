@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.views.model_status import provider_text
 from engine.errors import Cancelled, LanternaError
+from onnx_models.release import human_bytes as human_bytes  # light: no ONNX imports
 
 if TYPE_CHECKING:
     from onnx_models.hub import DownloadPlan
@@ -46,15 +47,6 @@ class ModelOffer:
     target: Path
     plan: DownloadPlan | None = None
     error: str | None = None
-
-
-def human_bytes(n: float) -> str:
-    """Sizes as the command line prints them (decimal units)."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
 
 
 def _network_failure(exc: BaseException | None) -> bool:

@@ -100,7 +100,7 @@ def _consent(yes: bool) -> None:
 
 
 def _print_installed(installed: Any, kept: Path | None = None) -> None:
-    from .hub import human_bytes
+    from .release import human_bytes
 
     variant = f" ({installed.variant})" if installed.variant else ""
     print(f"installed {installed.id} {installed.revision}{variant} in {installed.model_dir}")
@@ -157,7 +157,7 @@ def _import(args: argparse.Namespace, data_dir: Path, model_dir: Path, device: s
 
 
 def _info(args: argparse.Namespace, data_dir: Path, model_dir: Path, device: str) -> int:
-    from .hub import human_bytes
+    from .release import human_bytes
     from .verify import model_info
 
     info = model_info(model_dir, data_dir=data_dir, device=device)
@@ -191,7 +191,7 @@ def _verify(args: argparse.Namespace, data_dir: Path, model_dir: Path, device: s
     from engine import model as model_folder
     from engine.errors import ModelError
 
-    from .hub import human_bytes
+    from .release import human_bytes
     from .verify import check_files, self_test
 
     model = model_folder.load(model_dir)

@@ -65,14 +65,6 @@ def _quiet(_: str) -> None:
     pass
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
-
-
 def endpoint() -> str:
     """The Hub to use: ``HF_ENDPOINT`` (read now, not when huggingface_hub was imported)."""
     return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
@@ -225,10 +217,10 @@ class DownloadPlan:
             f"{self.repo_id} at {self.revision[:12]}, variant {self.variant.name} "
             f"({self.variant.note}), from {self.host}:"
         ]
-        lines += [f"  {f.path:<{width}}  {human_bytes(f.size):>10}" for f in self.files]
+        lines += [f"  {f.path:<{width}}  {release.human_bytes(f.size):>10}" for f in self.files]
         lines.append(
-            f"  download {human_bytes(self.total_bytes)}; the split towers take about as much "
-            "again while they are written"
+            f"  download {release.human_bytes(self.total_bytes)}; the split towers take about "
+            "as much again while they are written"
         )
         lines.append(
             f"Licence: {release.LICENCE} ({release.LICENCE_URL}): {release.LICENCE_SUMMARY}."
@@ -304,8 +296,8 @@ def _check_space(folder: Path, plan: DownloadPlan) -> None:
     free = shutil.disk_usage(folder).free
     if free < need:
         raise DownloadError(
-            f"not enough free space in {folder}: {human_bytes(need)} needed, "
-            f"{human_bytes(free)} free",
+            f"not enough free space in {folder}: {release.human_bytes(need)} needed, "
+            f"{release.human_bytes(free)} free",
             "free some space, or move the data folder with --data-dir",
         )
 

@@ -89,3 +89,12 @@ def variant_for_file(name: str) -> Variant | None:
 
 def is_commit(revision: str) -> bool:
     return COMMIT_RE.fullmatch(revision) is not None
+
+
+def human_bytes(n: float) -> str:
+    """Sizes as the command line and the app print them (decimal units)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
