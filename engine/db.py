@@ -21,7 +21,7 @@ from typing import Any
 import apsw
 import sqlite_vec
 
-from .errors import IndexError_
+from .errors import IndexDamagedError, IndexError_
 from .migrations import LATEST, MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -73,19 +73,29 @@ def user_version(conn: apsw.Connection) -> int:
 
 
 def migrate(conn: apsw.Connection) -> int:
-    """Bring the schema to the latest version; refuse a newer database."""
+    """Bring the schema to the latest version; refuse a newer database.
+
+    The version is read again inside each step's ``BEGIN IMMEDIATE``: two processes opening a
+    new index at once would otherwise both run the first step (one of them on tables that the
+    other has just made). An index that is already current is only read, never locked.
+    """
     current = user_version(conn)
-    if current > LATEST:
-        raise IndexError_(
-            f"the index was made by a newer Lanterna (schema {current}, this one knows {LATEST})",
-            "update Lanterna, or choose another data folder",
-        )
-    for version in range(current, LATEST):
+    while True:
+        if current > LATEST:
+            raise IndexError_(
+                f"the index was made by a newer Lanterna (schema {current}, this one knows "
+                f"{LATEST})",
+                "update Lanterna, or choose another data folder",
+            )
+        if current == LATEST:
+            return LATEST
         with transaction(conn):
-            MIGRATIONS[version](conn)
-            conn.execute(f"PRAGMA user_version={version + 1}")
-        log.info("index schema migrated to version %d", version + 1)
-    return LATEST
+            current = user_version(conn)
+            if current < LATEST:
+                MIGRATIONS[current](conn)
+                current += 1
+                conn.execute(f"PRAGMA user_version={current}")
+                log.info("index schema migrated to version %d", current)
 
 
 def check_integrity(conn: apsw.Connection) -> str | None:
@@ -95,15 +105,38 @@ def check_integrity(conn: apsw.Connection) -> str | None:
     return None if first == "ok" else first
 
 
+def damage_marker(path: Path) -> Path:
+    """A note left next to the index by a process that found a damaged page but could not
+    rebuild the index itself (another Lanterna was updating it); the next opening rebuilds."""
+    return path.with_name(path.name + ".damaged")
+
+
+def mark_damaged(path: Path, reason: str) -> None:
+    marker = damage_marker(path)
+    try:
+        tmp = marker.with_name(marker.name + ".tmp")
+        tmp.write_text(reason, encoding="utf-8")
+        os.replace(tmp, marker)
+    except OSError as exc:
+        log.warning("cannot note that the index is damaged at %s: %s", marker, exc)
+
+
 def set_aside(path: Path) -> Path:
     """Move a damaged index (and its WAL files) out of the way, keeping a copy for the user."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    shutil.move(str(path), str(target))
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    if path.exists():
+        shutil.move(str(path), str(target))
     for suffix in ("-wal", "-shm"):
         side = Path(str(path) + suffix)
         if side.exists():
             shutil.move(str(side), str(target) + suffix)
+    with suppress(FileNotFoundError):
+        damage_marker(path).unlink()
     return target
 
 
@@ -121,18 +154,29 @@ def _due_for_check(conn: apsw.Connection) -> bool:
     return time.time() - float(stamp) > CHECK_EVERY_S
 
 
-def open_index(path: Path, *, check: bool | None = None) -> tuple[apsw.Connection, Path | None]:
+def open_index(
+    path: Path,
+    *,
+    check: bool | None = None,
+    lock: WriterLock | None = None,
+    damaged: str | None = None,
+) -> tuple[apsw.Connection, Path | None]:
     """Open (creating if needed) and migrate the index.
 
-    A damaged file is moved aside (kept for the user) and a new index started; the second value
-    says where the damaged copy went. ``check=None`` runs SQLite's quick_check once a week.
+    A damaged file (or one marked damaged by another process) is moved aside (kept for the
+    user) and a new index started with the old one's folders and settings; the second value says
+    where the damaged copy went. That needs ``lock``, the writer lock: while another Lanterna
+    updates the index, it is that one which rebuilds, and this raises IndexDamagedError.
+    ``check=None`` runs SQLite's quick_check once a week.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     conn: apsw.Connection | None = None
-    problem: str | None = None
+    problem: str | None = damaged
     try:
         conn = connect(path)
-        if path.stat().st_size > 0 and (check or (check is None and _due_for_check(conn))):
+        if problem is None and (
+            path.stat().st_size > 0 and (check or (check is None and _due_for_check(conn)))
+        ):
             problem = check_integrity(conn)
             if problem is None and user_version(conn) >= 1:
                 with transaction(conn):
@@ -147,13 +191,35 @@ def open_index(path: Path, *, check: bool | None = None) -> tuple[apsw.Connectio
         problem = str(exc.__cause__)
     except (apsw.NotADBError, apsw.CorruptError) as exc:
         problem = str(exc)
+    marker = damage_marker(path)
+    if problem is None and marker.exists():
+        try:
+            problem = marker.read_text(encoding="utf-8").strip() or "a page could not be read"
+        except OSError:
+            problem = "a page could not be read"
     kept = None
     if problem is not None:
         if conn is not None:
             conn.close()
-        kept = set_aside(path)
-        log.error("the index was damaged (%s); kept a copy at %s and started afresh", problem, kept)
-        conn = connect(path)
+        claimed = lock is not None and not lock.held
+        if claimed:
+            assert lock is not None
+            try:
+                lock.acquire()
+            except IndexError_ as exc:
+                raise IndexDamagedError(
+                    f"the index is damaged ({problem})",
+                    "the Lanterna that is updating it rebuilds it; searching works again then",
+                ) from exc
+        try:
+            kept = set_aside(path)
+            log.error(
+                "the index was damaged (%s); kept a copy at %s and started afresh", problem, kept
+            )
+            conn = connect(path)
+        finally:
+            if claimed and lock is not None:
+                lock.release()
     assert conn is not None
     migrate(conn)
     if kept is not None:
@@ -192,6 +258,10 @@ class WriterLock:
     def __init__(self, index: Path) -> None:
         self.path = index.with_name(index.name + ".lock")
         self._fh: Any = None
+
+    @property
+    def held(self) -> bool:
+        return self._fh is not None
 
     def acquire(self) -> None:
         if self._fh is not None:

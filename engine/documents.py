@@ -4,7 +4,9 @@ Formats: PDF (pypdfium2, Apache-2.0/BSD: fine for an app we ship, unlike PyMuPDF
 text and Markdown, HTML, DOCX, ODT, PPTX and EPUB (the Office and e-book formats are ZIP files of
 XML, read with the standard library). PDFium is not thread-safe and a hostile PDF can make it hang
 or eat memory, so PDFs are read in a separate worker process with a memory cap and a time limit
-per batch of pages; a worker that overruns is killed and the file recorded as an error.
+per batch of pages; a worker that overruns is killed and the file recorded as an error. Each
+client has its own worker (INDEXING for :func:`pages`, PREVIEWS for :func:`render_page`), so a
+preview that overruns never kills the process the indexer is reading a document with.
 
 Pages come out as a stream, a few at a time, so a 2 000-page PDF never sits in memory at once.
 """
@@ -20,13 +22,14 @@ import threading
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 from PIL import Image
 
-from .errors import DecodeError, FileVanishedError
+from .errors import DecodeError, FileVanishedError, ReadError
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,7 @@ def pages(
     except FileNotFoundError as exc:
         raise FileVanishedError("the file vanished while being read") from exc
     except PermissionError as exc:
-        raise DecodeError("permission denied") from exc
+        raise ReadError("permission denied") from exc
     except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError) as exc:
         raise DecodeError(f"damaged document: {exc}") from exc
     except ET.ParseError as exc:
@@ -89,7 +92,7 @@ def pages(
     except MemoryError as exc:
         raise DecodeError("document too large to read") from exc
     except OSError as exc:
-        raise DecodeError(f"cannot read: {exc.strerror or exc}") from exc
+        raise ReadError(f"cannot read: {exc.strerror or exc}") from exc
     except DecodeError:
         raise
     except Exception as exc:  # zlib, zipfile and parser errors of damaged files
@@ -386,7 +389,8 @@ def _worker_main(conn: Connection) -> None:
                 conn.send(("ok", (img.size, img.tobytes())))
             elif op == "pages":
                 start, count, render_px = args
-                doc = docs[path]
+                doc = docs.get(path) or pdfium.PdfDocument(path)
+                docs[path] = doc
                 out = []
                 for index in range(start, min(start + count, len(doc))):
                     page = doc[index]
@@ -411,7 +415,8 @@ def _worker_main(conn: Connection) -> None:
 class _PdfWorker:
     """One long-lived process for PDFium, restarted after a crash or an overrun."""
 
-    def __init__(self) -> None:
+    def __init__(self, client: str) -> None:
+        self.client = client
         self._lock = threading.Lock()
         self._proc: Any = None
         self._conn: Connection | None = None
@@ -421,7 +426,7 @@ class _PdfWorker:
             ctx = mp.get_context("spawn")
             parent, child = ctx.Pipe()
             self._proc = ctx.Process(
-                target=_worker_main, args=(child,), daemon=True, name="lanterna-pdf"
+                target=_worker_main, args=(child,), daemon=True, name=f"lanterna-pdf-{self.client}"
             )
             self._proc.start()
             child.close()
@@ -429,11 +434,25 @@ class _PdfWorker:
         return self._conn
 
     def kill(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.join(5)
+        proc, conn = self._proc, self._conn
         self._proc = None
         self._conn = None
+        if proc is not None:
+            proc.kill()
+            proc.join(5)
+            with suppress(AttributeError, ValueError):
+                proc.close()
+        if conn is not None:
+            with suppress(OSError):
+                conn.close()
+
+    def interrupt(self) -> None:
+        """Kill the process from another thread: the request in flight ends at once in an
+        error, and the thread that made it cleans up."""
+        proc = self._proc
+        if proc is not None:
+            with suppress(OSError, ValueError, AttributeError):
+                proc.kill()
 
     def call(self, op: str, path: str, args: Any = None, timeout: float | None = None) -> Any:
         timeout = PDF_TIMEOUT_S if timeout is None else timeout
@@ -463,11 +482,27 @@ class _PdfWorker:
             self.kill()
 
 
-_worker = _PdfWorker()
+INDEXING = "indexing"
+PREVIEWS = "previews"
+_workers = {client: _PdfWorker(client) for client in (INDEXING, PREVIEWS)}
 
 
-def close_worker() -> None:
-    _worker.close()
+def close_worker(client: str | None = None) -> None:
+    """Stop one client's PDF process (both when None); the next request starts it again."""
+    for name, worker in _workers.items():
+        if client is None or name == client:
+            worker.close()
+
+
+def interrupt_worker(client: str) -> None:
+    """Kill one client's PDF process without waiting for the request it is serving (which then
+    fails): how a close stops a long read at once."""
+    _workers[client].interrupt()
+
+
+def worker_alive(client: str) -> bool:
+    proc = _workers[client]._proc
+    return proc is not None and bool(proc.is_alive())
 
 
 def render_page(path: str, page: int, max_side: int) -> Image.Image:
@@ -475,7 +510,7 @@ def render_page(path: str, page: int, max_side: int) -> Image.Image:
     if os.path.splitext(path)[1].lower() not in PDF:
         raise DecodeError("only PDF pages can be rendered")
     try:
-        size, raw = _worker.call("render", path, (page, max_side))
+        size, raw = _workers[PREVIEWS].call("render", path, (page, max_side))
     except FileNotFoundError as exc:
         raise FileVanishedError("the file vanished") from exc
     return Image.frombytes("RGB", size, raw)
@@ -484,9 +519,10 @@ def render_page(path: str, page: int, max_side: int) -> Image.Image:
 def _pdf_pages(path: str, render_px: int, cancelled: Callable[[], bool]) -> Iterator[Page]:
     if os.path.getsize(path) == 0:
         raise DecodeError("empty file (0 bytes)")
-    total = int(_worker.call("open", path))
+    worker = _workers[INDEXING]
+    total = int(worker.call("open", path))
     for start in range(0, total, PDF_CHUNK):
         if cancelled():
             return
-        for number, text, size, raw in _worker.call("pages", path, (start, PDF_CHUNK, render_px)):
+        for number, text, size, raw in worker.call("pages", path, (start, PDF_CHUNK, render_px)):
             yield Page(number, _tidy(text), Image.frombytes("RGB", size, raw))

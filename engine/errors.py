@@ -46,6 +46,12 @@ class ModelMismatchError(IndexError_):
     title = "Index made with another model"
 
 
+class IndexDamagedError(IndexError_):
+    """A page of the index cannot be read: the index is set aside (a copy is kept) and rebuilt."""
+
+    title = "Index damaged"
+
+
 class DecodeError(LanternaError):
     """One file could not be read or decoded; recorded against that file, indexing goes on."""
 
@@ -54,6 +60,13 @@ class DecodeError(LanternaError):
 
 class FileVanishedError(DecodeError):
     title = "File vanished"
+
+
+class ReadError(DecodeError):
+    """The file could not be read just now (permissions, an I/O error, a busy network share):
+    not a fault of its content, so its old vectors are kept and it is tried again later."""
+
+    title = "Cannot read file now"
 
 
 class Cancelled(LanternaError):

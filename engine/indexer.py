@@ -2,9 +2,16 @@
 
 A pool of decode threads reads ahead of the towers through a bounded window (memory depends on
 the batch and window sizes, never on the library's size), so inference is not starved by I/O.
+The pool is the library's, long-lived (an indexer made without one makes its own for the run).
 Each file is read once: the same bytes are hashed and decoded. A file whose content hash is
 unchanged is not re-embedded; one identical to a file already indexed gets that file's vectors.
-One bad file is recorded with its error and the run goes on.
+
+What is written is only what is still true: each commit checks that the file has the size,
+mtime and inode that were read (see :meth:`engine.store.Store.store_indexed`); a file that
+changed meanwhile is read again, one deleted meanwhile is skipped. Faults are told apart: a
+damaged file is recorded with its error (and loses its old vectors), a file that cannot be read
+just now (permissions, I/O) keeps its vectors and is retried later, a vanished one is
+forgotten. One bad file never stops the run.
 """
 
 from __future__ import annotations
@@ -24,10 +31,10 @@ import numpy.typing as npt
 
 from .documents import pages
 from .embedder import Embedder
-from .errors import DecodeError, FileVanishedError
+from .errors import DecodeError, FileVanishedError, ReadError
 from .preprocess import ImageInfo, pad_square, prepare, to_tensor
 from .scanner import DOCUMENT, bytes_hash, content_hash
-from .store import FileRow, Indexed, ItemVector, Store
+from .store import GONE, PENDING, STALE, WRITTEN, FileRow, Indexed, ItemVector, Store
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +68,7 @@ class RunStats:
     errors: int = 0
     vanished: int = 0
     busy: int = 0
+    retrying: int = 0  # could not be read just now; old vectors kept, tried again later
     cancelled: bool = False
 
 
@@ -73,6 +81,7 @@ class _Prepared:
     digest: str
     size: int
     mtime_ns: int
+    inode: int
     pixels: npt.NDArray[np.float32]
     info: ImageInfo
 
@@ -83,6 +92,7 @@ class _Document:
     digest: str
     size: int
     mtime_ns: int
+    inode: int
 
 
 @dataclass
@@ -90,6 +100,7 @@ class _Unchanged:
     file: FileRow
     size: int
     mtime_ns: int
+    inode: int
 
 
 @dataclass
@@ -99,14 +110,26 @@ class _Duplicate:
     digest: str
     size: int
     mtime_ns: int
+    inode: int
 
 
 @dataclass
 class _Failed:
+    """The content cannot be indexed (damaged, unsupported)."""
+
     file: FileRow
     message: str
     size: int | None = None
     mtime_ns: int | None = None
+    inode: int | None = None
+
+
+@dataclass
+class _Unreadable:
+    """The file cannot be read just now: not a fault of its content."""
+
+    file: FileRow
+    message: str
 
 
 @dataclass
@@ -119,7 +142,26 @@ class _Busy:
     file: FileRow
 
 
-_Outcome = _Prepared | _Document | _Unchanged | _Duplicate | _Failed | _Vanished | _Busy
+_Outcome = (
+    _Prepared | _Document | _Unchanged | _Duplicate | _Failed | _Unreadable | _Vanished | _Busy
+)
+
+
+def _os_message(exc: OSError) -> str:
+    return (
+        "permission denied"
+        if isinstance(exc, PermissionError)
+        else (f"cannot read: {exc.strerror or exc}")
+    )
+
+
+def default_workers() -> int:
+    """Decoding is what keeps a GPU fed: every core but one (for the GUI), 2 to 8."""
+    return max(2, min(8, (os.cpu_count() or 2) - 1))
+
+
+def decode_pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(workers, thread_name_prefix="lanterna-decode")
 
 
 class Indexer:
@@ -130,12 +172,13 @@ class Indexer:
         *,
         workers: int | None = None,
         batch_size: int | None = None,
+        pool: ThreadPoolExecutor | None = None,
     ) -> None:
         self.store = store
         self._embedder = embedder
-        # Decoding is what keeps a GPU fed: use every core but one (for the GUI), up to 8.
-        self.workers = workers or max(2, min(8, (os.cpu_count() or 2) - 1))
+        self.workers = workers or default_workers()
         self._batch_size = batch_size
+        self._pool = pool
 
     @property
     def embedder(self) -> Embedder:
@@ -162,34 +205,38 @@ class Indexer:
                 source = data
                 length = len(data)
             after = os.stat(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return _Vanished(file)
-        except PermissionError:
-            return _Failed(file, "permission denied")
-        except OSError as exc:
-            return _Failed(file, f"cannot read: {exc.strerror or exc}")
-        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
-            length != after.st_size
-        ):
+        except IsADirectoryError:
+            return _Failed(file, "is a directory, not a file")
+        except OSError as exc:  # permissions, I/O errors, a network share gone for a while
+            return _Unreadable(file, _os_message(exc))
+        if (
+            (after.st_size, after.st_mtime_ns, after.st_ino)
+            != (before.st_size, before.st_mtime_ns, before.st_ino)
+        ) or length != after.st_size:
             return _Busy(file)  # still being written; read it again once it settles
-        size, mtime_ns = after.st_size, after.st_mtime_ns
+        size, mtime_ns, inode = after.st_size, after.st_mtime_ns, after.st_ino
         if file.hash is not None and file.hash == digest:
-            return _Unchanged(file, size, mtime_ns)
+            return _Unchanged(file, size, mtime_ns, inode)
         source_id = self.store.indexed_with_hash(digest, file.id)
         if source_id is not None:
-            return _Duplicate(file, source_id, digest, size, mtime_ns)
+            return _Duplicate(file, source_id, digest, size, mtime_ns, inode)
         if file.kind == DOCUMENT:
-            return _Document(file, digest, size, mtime_ns)  # read page by page on the run's thread
+            # read page by page on the run's thread
+            return _Document(file, digest, size, mtime_ns, inode)
         try:
             pixels, info = prepare(source, self.embedder.model.vision)
         except FileVanishedError:
             return _Vanished(file)
+        except ReadError as exc:
+            return _Unreadable(file, exc.detail)
         except DecodeError as exc:
-            return _Failed(file, exc.detail, size, mtime_ns)
+            return _Failed(file, exc.detail, size, mtime_ns, inode)
         except Exception as exc:
             log.exception("unexpected error decoding %s", path)
-            return _Failed(file, f"unexpected error: {exc}", size, mtime_ns)
-        return _Prepared(file, digest, size, mtime_ns, pixels, info)
+            return _Failed(file, f"unexpected error: {exc}", size, mtime_ns, inode)
+        return _Prepared(file, digest, size, mtime_ns, inode, pixels, info)
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -201,6 +248,18 @@ class Indexer:
         progress: Callable[[Progress], None] | None = None,
     ) -> RunStats:
         """Embed every pending file; returns when none is left, or when cancelled."""
+        if self._pool is not None:
+            return self._run(self._pool, cancel, pause, progress)
+        with decode_pool(self.workers) as pool:
+            return self._run(pool, cancel, pause, progress)
+
+    def _run(
+        self,
+        pool: ThreadPoolExecutor,
+        cancel: threading.Event | None,
+        pause: threading.Event | None,
+        progress: Callable[[Progress], None] | None,
+    ) -> RunStats:
         cancel = cancel or threading.Event()
         stats = RunStats()
         embedder = self.embedder
@@ -224,14 +283,15 @@ class Indexer:
                 )
 
         report()
-        busy: list[FileRow] = []
+        # Files to read again: still being written, or changed between their read and commit.
+        again: list[FileRow] = []
         batch: list[_Prepared] = []
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="lanterna-decode") as pool:
-            for round_ in range(BUSY_ROUNDS + 1):
-                queue: deque[Future[_Outcome]] = deque()
-                source = self._pending_source(busy if round_ else None)
-                busy = []
-                exhausted = False
+        for round_ in range(BUSY_ROUNDS + 1):
+            queue: deque[Future[_Outcome]] = deque()
+            source = self._pending_source(again if round_ else None)
+            again = []
+            exhausted = False
+            try:
                 while not cancel.is_set():
                     while not exhausted and len(queue) < window:
                         nxt = next(source, None)
@@ -244,34 +304,43 @@ class Indexer:
                     outcome = queue.popleft().result()
                     last_path = outcome.file.path
                     if isinstance(outcome, _Document):
-                        self._index_document(outcome, stats, cancel)
+                        self._index_document(outcome, stats, cancel, again)
                     elif isinstance(outcome, _Prepared):
                         batch.append(outcome)
                         if len(batch) >= batch_size or (exhausted and not queue):
-                            self._flush(batch, stats)
+                            self._flush(batch, stats, again)
                             batch = []
                     else:
-                        self._settle(outcome, stats, busy)
+                        self._settle(outcome, stats, again)
                     if pause is not None:
                         while pause.is_set() and not cancel.is_set():
                             time.sleep(0.1)
                     total = max(total, stats.done + len(queue) + len(batch))
                     report()
                 if batch and not cancel.is_set():
-                    self._flush(batch, stats)
+                    self._flush(batch, stats, again)
                 batch = []
-                if cancel.is_set():
-                    for fut in queue:
-                        fut.cancel()
-                    stats.cancelled = True
-                    break
-                if not busy:
-                    break
-                if round_ < BUSY_ROUNDS:
-                    cancel.wait(BUSY_WAIT_S)
-            stats.busy = len(busy)
+            finally:
+                # Nothing of this run may outlive it in the shared pool (a cancel, an error).
+                for fut in queue:
+                    fut.cancel()
+            if cancel.is_set():
+                stats.cancelled = True
+                break
+            if not again:
+                break
+            if round_ < BUSY_ROUNDS:
+                cancel.wait(BUSY_WAIT_S)
+                again = self._refreshed(again)
+        stats.busy = len(again)
         report()
         return stats
+
+    def _refreshed(self, rows: list[FileRow]) -> list[FileRow]:
+        """The current rows of files to read again (a scan or the watcher may have changed
+        them meanwhile); those no longer pending are left alone."""
+        current = [self.store.file(r.id) for r in rows]
+        return [r for r in current if r is not None and r.status == PENDING]
 
     def _pending_source(self, only: list[FileRow] | None) -> Iterator[FileRow]:
         if only is not None:
@@ -285,10 +354,23 @@ class Indexer:
             yield from rows
             after = rows[-1].id
 
-    def _flush(self, batch: list[_Prepared], stats: RunStats) -> None:
+    def _committed(
+        self, outcome: str, file: FileRow, stats: RunStats, again: list[FileRow]
+    ) -> bool:
+        """Count what a commit found; a file changed since its read is read again."""
+        if outcome == WRITTEN:
+            return True
+        if outcome == STALE:
+            again.append(file)
+        elif outcome == GONE:
+            stats.vanished += 1
+            stats.done += 1
+        return False
+
+    def _flush(self, batch: list[_Prepared], stats: RunStats, again: list[FileRow]) -> None:
         pixels = np.stack([p.pixels for p in batch])
         vectors = self.embedder.embed_pixels(pixels)
-        self.store.store_indexed(
+        outcomes = self.store.store_indexed(
             [
                 Indexed(
                     file=p.file,
@@ -299,14 +381,19 @@ class Indexer:
                     taken=p.info.taken,
                     width=p.info.width,
                     height=p.info.height,
+                    inode=p.inode,
                 )
                 for p, vec in zip(batch, vectors, strict=True)
             ]
         )
-        stats.embedded += len(batch)
-        stats.done += len(batch)
+        for p, outcome in zip(batch, outcomes, strict=True):
+            if self._committed(outcome, p.file, stats, again):
+                stats.embedded += 1
+                stats.done += 1
 
-    def _index_document(self, doc: _Document, stats: RunStats, cancel: threading.Event) -> None:
+    def _index_document(
+        self, doc: _Document, stats: RunStats, cancel: threading.Event, again: list[FileRow]
+    ) -> None:
         """Embed a document's page renders and text passages, a few pages at a time."""
         emb = self.embedder
         spec = emb.model.vision
@@ -341,17 +428,26 @@ class Indexer:
                     flush_passages()
                 if cancel.is_set():
                     return  # stays pending; nothing of it was written
+            if cancel.is_set():
+                return
             if renders:
                 flush_renders()
             if passages:
                 flush_passages()
         except FileVanishedError:
-            self._settle(_Vanished(doc.file), stats, [])
+            self._settle(_Vanished(doc.file), stats, again)
+            return
+        except ReadError as exc:
+            self._settle(_Unreadable(doc.file, exc.detail), stats, again)
             return
         except DecodeError as exc:
-            self._settle(_Failed(doc.file, exc.detail, doc.size, doc.mtime_ns), stats, [])
+            if cancel.is_set():
+                return  # the reader was stopped under it (quitting): not the file's fault
+            self._settle(
+                _Failed(doc.file, exc.detail, doc.size, doc.mtime_ns, doc.inode), stats, again
+            )
             return
-        self.store.store_indexed(
+        outcome = self.store.store_indexed(
             [
                 Indexed(
                     file=doc.file,
@@ -359,35 +455,61 @@ class Indexer:
                     digest=doc.digest,
                     size=doc.size,
                     mtime_ns=doc.mtime_ns,
+                    inode=doc.inode,
                 )
             ]
-        )
-        stats.embedded += 1
-        stats.done += 1
+        )[0]
+        if self._committed(outcome, doc.file, stats, again):
+            stats.embedded += 1
+            stats.done += 1
 
-    def _settle(self, outcome: _Outcome, stats: RunStats, busy: list[FileRow]) -> None:
+    def _settle(self, outcome: _Outcome, stats: RunStats, again: list[FileRow]) -> None:
         if isinstance(outcome, _Busy):
-            busy.append(outcome.file)
+            again.append(outcome.file)
             return
-        stats.done += 1
         if isinstance(outcome, _Unchanged):
-            self.store.mark_unchanged(outcome.file.id, outcome.size, outcome.mtime_ns)
-            stats.unchanged += 1
+            result = self.store.mark_unchanged(
+                outcome.file, outcome.size, outcome.mtime_ns, outcome.inode
+            )
+            if self._committed(result, outcome.file, stats, again):
+                stats.unchanged += 1
+                stats.done += 1
         elif isinstance(outcome, _Duplicate):
-            ok = self.store.copy_items(
+            result = self.store.copy_items(
                 outcome.source_id,
                 outcome.file,
                 digest=outcome.digest,
                 size=outcome.size,
                 mtime_ns=outcome.mtime_ns,
+                inode=outcome.inode,
             )
-            stats.duplicates += ok
+            if self._committed(result, outcome.file, stats, again):
+                stats.duplicates += 1
+                stats.done += 1
         elif isinstance(outcome, _Failed):
-            log.info("cannot index %s: %s", outcome.file.path, outcome.message)
-            self.store.mark_error(
-                outcome.file.id, outcome.message, size=outcome.size, mtime_ns=outcome.mtime_ns
+            result = self.store.mark_error(
+                outcome.file,
+                outcome.message,
+                size=outcome.size,
+                mtime_ns=outcome.mtime_ns,
+                inode=outcome.inode,
             )
-            stats.errors += 1
+            if self._committed(result, outcome.file, stats, again):
+                log.info("cannot index %s: %s", outcome.file.path, outcome.message)
+                stats.errors += 1
+                stats.done += 1
+        elif isinstance(outcome, _Unreadable):
+            result = self.store.mark_retry(outcome.file, outcome.message)
+            if self._committed(result, outcome.file, stats, again):
+                log.warning(
+                    "cannot read %s just now (%s); keeping what the index has and trying again "
+                    "later",
+                    outcome.file.path,
+                    outcome.message,
+                )
+                stats.retrying += 1
+                stats.done += 1
         elif isinstance(outcome, _Vanished):
-            self.store.delete_files([outcome.file.id])
-            stats.vanished += 1
+            stats.done += 1
+            if self.store.forget_vanished(outcome.file):
+                stats.vanished += 1

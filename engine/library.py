@@ -3,25 +3,36 @@
 The CLI and the desktop app both drive this class; it never touches Qt. Everything long takes a
 cancel event and a progress callback. Methods are safe to call from several threads: the store
 serialises writes and gives each thread its own read connection.
+
+This class owns every thread, process and queue of the engine; docs/threads.md maps them (who
+starts each, how it stops). In short: one long-lived decode pool and one PDF reader process for
+indexing, started on first use; the watcher's observer and consumer threads while :meth:`watch`
+runs; one writer (the process that indexes holds the writer lock from its first run until
+:meth:`close`; a process that only searches never takes it). :meth:`close` stops them in order:
+cancel what runs and wait for it, the watcher, the decode pool, the model, the PDF reader, and
+last the index.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import db, paths
 from . import model as model_folder
-from . import paths
-from .documents import close_worker
+from .documents import INDEXING, close_worker, interrupt_worker
 from .embedder import Embedder
-from .errors import ConfigError, ModelError, ModelMismatchError
-from .indexer import Indexer, Progress, RunStats
+from .errors import ConfigError, IndexDamagedError, IndexError_, ModelError, ModelMismatchError
+from .indexer import Indexer, Progress, RunStats, decode_pool, default_workers
 from .scanner import DEFAULT_EXCLUDES, Changes, Rules, Stat, kind_of, reconcile, walk
 from .search import Query, Result, Searcher
 from .store import FileRow, Folder, Store
@@ -30,6 +41,10 @@ from .watcher import Batch, Watcher
 log = logging.getLogger(__name__)
 
 RESCAN_INTERVAL_S = 15 * 60
+AGAIN_AFTER_S = 2.0  # files left pending by a run (still changing) are looked at again after this
+RETRY_CHECK_S = 5.0  # how often a watch looks for files whose retry time has come
+CLOSE_GRACE_S = 2.0  # then a PDF being read is interrupted (it stays pending)
+CLOSE_WAIT_S = 120.0
 
 
 def normalise(path: str | os.PathLike[str]) -> str:
@@ -66,18 +81,78 @@ class Library:
         self.workers = workers
         self.store = Store(paths.index_path(self.data_dir))
         self._embedder: Embedder | None = None
+        self._identity_adopted = False
         self._model_lock = threading.Lock()
         self._index_lock = threading.Lock()
+        self._store_lock = threading.RLock()  # held while a damaged index is replaced
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self.watcher: Watcher | None = None
+        self._watching = 0  # watch loops running (each replaces a damaged index itself)
         self._wake = threading.Event()
+        self._closing = threading.Event()
+        self._closed = False
+        self._runs = threading.Condition()
+        self._active: dict[threading.Event, int] = {}  # cancel events of what runs, by count
+        self._active_threads: dict[int, int] = {}
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    @contextmanager
+    def _activity(self, cancel: threading.Event | None) -> Iterator[threading.Event]:
+        """Something long runs (a watch, an index run): :meth:`close` cancels it through the
+        event yielded, and waits for it to end before closing anything it uses."""
+        event = cancel if cancel is not None else threading.Event()
+        me = threading.get_ident()
+        with self._runs:
+            if self._closing.is_set():
+                raise IndexError_("the library is closing")
+            self._active[event] = self._active.get(event, 0) + 1
+            self._active_threads[me] = self._active_threads.get(me, 0) + 1
+        try:
+            yield event
+        finally:
+            with self._runs:
+                self._active[event] -= 1
+                if not self._active[event]:
+                    del self._active[event]
+                self._active_threads[me] -= 1
+                if not self._active_threads[me]:
+                    del self._active_threads[me]
+                self._runs.notify_all()
 
     def close(self) -> None:
-        if self.watcher is not None:
+        """Stop everything this library started, in order, and close the index. Safe to call
+        from any thread, and more than once; a watch or index run in progress is cancelled and
+        waited for (what it had not committed stays pending)."""
+        with self._runs:
+            if self._closed:
+                return
+            self._closed = True
+            self._closing.set()
+            for event in self._active:
+                event.set()
+            me = threading.get_ident()
+
+            def others_done() -> bool:  # close() may be called from a callback of a run
+                return all(t == me for t in self._active_threads)
+
+            if not self._runs.wait_for(others_done, CLOSE_GRACE_S):
+                interrupt_worker(INDEXING)  # a long PDF read: it stays pending
+                if not self._runs.wait_for(others_done, CLOSE_WAIT_S):
+                    log.warning("indexing did not stop in %.0f s; closing anyway", CLOSE_WAIT_S)
+        if self.watcher is not None:  # a watch() that never got to its own clean-up
             self.watcher.stop()
             self.watcher = None
-        if self._embedder is not None:
-            self._embedder.close()
-        close_worker()
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        with self._model_lock:
+            embedder, self._embedder = self._embedder, None
+        if embedder is not None:
+            embedder.close()
+        close_worker(INDEXING)
         self.store.close()
 
     def __enter__(self) -> Library:
@@ -86,12 +161,66 @@ class Library:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _decode_pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._closing.is_set():
+                raise IndexError_("the library is closing")
+            if self._pool is None:
+                self._pool = decode_pool(self.workers or default_workers())
+            return self._pool
+
+    # -- a damaged index ---------------------------------------------------------------------
+
+    def _replace_damaged(self) -> Path | None:
+        """Set the damaged index aside (a copy is kept) and start a new one with the same
+        folders and settings; everything is then indexed again. Returns where the copy went, or
+        None when another Lanterna is the writer (it rebuilds the index itself)."""
+        with self._store_lock:
+            old = self.store
+            if not old.closed and old.damaged is None and not db.damage_marker(old.path).exists():
+                return None  # replaced already, by another thread
+            if not old.is_writer:
+                probe = db.WriterLock(old.path)
+                try:
+                    probe.acquire()
+                except IndexError_:
+                    return None
+                probe.release()
+            was_writer, memory = old.is_writer, old.memory_index
+            old.close()
+            store = Store(old.path, damaged=old.damaged or "a page could not be read")
+            store.memory_index = memory
+            if was_writer:
+                store.claim_writer()
+            self.store = store
+            self._identity_adopted = False
+            kept = store.recovered
+            log.warning("a new index was started (the damaged one is kept at %s)", kept)
+            self._wake.set()
+            return kept
+
+    def _damaged(self, exc: IndexDamagedError) -> IndexDamagedError:
+        """What to tell the user about a damaged index found while searching or indexing; the
+        index is replaced now unless a watch loop of this process (or another writer) will."""
+        kept = None if self._watching else self._replace_damaged()
+        if kept is not None:
+            return IndexDamagedError(
+                f"{exc.detail}; a copy is kept at {paths.display(kept)} and a new index was "
+                "started with the same folders",
+                "run `lanterna index` (or keep Lanterna running) to fill it",
+            )
+        return IndexDamagedError(
+            exc.detail, "it is being rebuilt with the same folders; search again in a while"
+        )
+
     # -- the model ---------------------------------------------------------------------------
 
     @property
     def embedder(self) -> Embedder:
         """The model's runner, loaded, verified and checked against the index on first use."""
         with self._model_lock:
+            if self._closing.is_set():
+                raise IndexError_("the library is closing")
             if self._embedder is None:
                 folder = model_folder.load(self.model_dir)
                 model_folder.verify(folder, paths.cache_dir(self.data_dir) / "model-checksums.json")
@@ -100,26 +229,53 @@ class Library:
             return self._embedder
 
     def _check_identity(self, folder: model_folder.ModelFolder) -> None:
+        """Refuse a model other than the one the index's vectors came from. Only compares: the
+        identity is written by the writer, when it first stores vectors (a process that only
+        searches must never need the writer lock)."""
         meta = self.store.meta()
         wanted = folder.identity
         recorded = {k: meta[k] for k in wanted if k in meta}
-        if recorded == wanted:
-            return
-        if recorded and self.store.counts()["vectors"] > 0:
+        if recorded and recorded != wanted and self.store.counts()["vectors"] > 0:
             raise ModelMismatchError(
                 f"the index holds vectors of {meta.get('model_id')} "
                 f"({meta.get('model_revision')}), not of {folder.id} ({folder.revision})",
                 "run `lanterna index --reembed` to embed everything again with this model",
             )
-        self.store.set_meta(wanted)
+
+    def _adopt_identity(self, folder: model_folder.ModelFolder) -> None:
+        """Record the model's identity (the writer, before storing vectors), checking again in
+        the same transaction that no other model's vectors are there."""
+        if self._identity_adopted:
+            return
+        wanted = folder.identity
+        with self.store.write() as conn:
+            meta = {k: v for k, v in conn.execute("SELECT key, value FROM meta").fetchall()}
+            recorded = {k: meta[k] for k in wanted if k in meta}
+            if recorded != wanted:
+                vectors = conn.execute("SELECT count(*) FROM vec_items").fetchall()[0][0]
+                if recorded and vectors:
+                    raise ModelMismatchError(
+                        f"the index holds vectors of {meta.get('model_id')} "
+                        f"({meta.get('model_revision')}), not of {folder.id} ({folder.revision})",
+                        "run `lanterna index --reembed` to embed everything again with this model",
+                    )
+                for key, value in wanted.items():
+                    conn.execute(
+                        "INSERT INTO meta(key, value) VALUES(?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                        (key, value),
+                    )
+        self._identity_adopted = True
 
     def reembed(self) -> None:
         """Forget every vector and adopt the current model folder (the user agreed to re-embed)."""
         folder = model_folder.load(self.model_dir)
+        self.store.claim_writer()
         self.store.clear_vectors()
         self.store.set_meta(folder.identity)
         with self._model_lock:
-            self._embedder = None
+            self._embedder = None  # a search may still be using the old one
+        self._identity_adopted = True
 
     # -- folders and rules -------------------------------------------------------------------
 
@@ -240,10 +396,19 @@ class Library:
         pause: threading.Event | None = None,
         progress: Callable[[Progress], None] | None = None,
     ) -> IndexReport:
-        """Scan, then embed everything new or changed."""
-        changes, problems = self.scan(folder_paths, cancel)
-        run = self.embed_pending(cancel=cancel, pause=pause, progress=progress)
-        return IndexReport(changes, run, problems)
+        """Scan, then embed everything new or changed (and what is due to be tried again)."""
+        with self._activity(cancel) as stop:
+            self.store.claim_writer()
+            for attempt in (1, 2):
+                try:
+                    changes, problems = self.scan(folder_paths, stop)
+                    self.store.requeue_due()
+                    run = self.embed_pending(cancel=stop, pause=pause, progress=progress)
+                    return IndexReport(changes, run, problems)
+                except IndexDamagedError as exc:
+                    if attempt == 2 or self._watching or self._replace_damaged() is None:
+                        raise self._damaged(exc) from exc
+            raise AssertionError("unreachable")
 
     def embed_pending(
         self,
@@ -252,12 +417,17 @@ class Library:
         pause: threading.Event | None = None,
         progress: Callable[[Progress], None] | None = None,
     ) -> RunStats:
-        if self.store.count_pending() == 0:
-            return RunStats()
-        embedder = self.embedder
-        with self._index_lock:
-            indexer = Indexer(self.store, embedder, workers=self.workers)
-            return indexer.run(cancel=cancel, pause=pause, progress=progress)
+        with self._activity(cancel) as stop:
+            self.store.claim_writer()
+            if self.store.count_pending() == 0:
+                return RunStats()
+            embedder = self.embedder
+            self._adopt_identity(embedder.model)
+            with self._index_lock:
+                indexer = Indexer(
+                    self.store, embedder, workers=self.workers, pool=self._decode_pool()
+                )
+                return indexer.run(cancel=stop, pause=pause, progress=progress)
 
     def retry_errors(self) -> int:
         return self.store.retry_errors()
@@ -265,17 +435,26 @@ class Library:
     # -- watching ----------------------------------------------------------------------------
 
     def apply_changes(self, batch: Batch) -> Changes:
-        """Bring the index in line with what the watcher saw (moves keep their vectors)."""
+        """Bring the index in line with what the watcher saw (moves keep their vectors).
+
+        Every path the batch touches is looked at as it is now on disk; a directory rename
+        moves the rows below it first, and the moved paths are checked too (a file deleted just
+        before its folder was renamed must not reappear under the new name). A path that
+        exists but cannot be looked at (permissions) keeps what the index has.
+        """
         folders = self.store.folders()
         rules = self.rules()
         changes = Changes()
+        candidates = set(batch.paths)
+        protect: list[str] = []
         for src, dest in batch.dir_moves:
             target = self.folder_for(dest, folders)
             if target is not None and not rules.skips(target.path, dest):
-                changes.moved += self.store.move_tree(src, dest, target.id)
+                moved = self.store.move_tree(src, dest, target.id)
+                changes.moved += len(moved)
+                candidates.update(moved)
             else:
                 batch.dir_deleted.add(src)
-        candidates = set(batch.paths)
         for directory in batch.dir_created:
             root = self.folder_for(directory, folders)
             if (
@@ -283,7 +462,11 @@ class Library:
                 and os.path.isdir(directory)
                 and not rules.skips(root.path, directory)
             ):
-                candidates.update(walk(directory, rules).files)
+                found = walk(directory, rules)
+                candidates.update(found.files)
+                protect.extend(found.unreadable)
+        for directory in batch.dir_deleted:
+            candidates.update(r.path for r in self.store.files_under(directory))
         seen: dict[str, Stat] = {}
         for path in candidates:
             root = self.folder_for(path, folders)
@@ -291,19 +474,25 @@ class Library:
                 continue
             try:
                 st = os.stat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # gone
             except OSError:
+                protect.append(path)  # unreadable is not deleted
                 continue
-            if os.path.isfile(path):
+            if stat.S_ISREG(st.st_mode):
                 seen[path] = Stat(st.st_size, st.st_mtime_ns)
         known: dict[str, FileRow] = self.store.files_by_path(candidates)
-        for directory in batch.dir_deleted:
-            known.update((r.path, r) for r in self.store.files_under(directory))
         changes += reconcile(
-            self.store, lambda p: self.folder_for(p, folders), seen, known.values()
+            self.store, lambda p: self.folder_for(p, folders), seen, known.values(), protect
         )
         if changes.total:
             self._wake.set()
         return changes
+
+    def _note_watch(self, note: str) -> None:
+        notes = list(self.store.setting("watch_notes", []))
+        if note not in notes:
+            self.store.set_setting("watch_notes", [*notes, note])
 
     def watch(
         self,
@@ -316,45 +505,100 @@ class Library:
         rescan_interval: float = RESCAN_INTERVAL_S,
         polling: bool = False,
     ) -> None:
-        """Index, then follow changes until ``stop`` is set."""
+        """Index, then follow changes until ``stop`` is set (or the library is closed)."""
 
         def handle(batch: Batch) -> None:
             changes = self.apply_changes(batch)
             if on_changes is not None and changes.total:
                 on_changes(changes)
 
-        self.store.memory_index = True  # many queries will follow: keep the vectors in memory
-        # Watch first, then scan: a file that arrives meanwhile is seen by one or the other.
-        roots = [f.path for f in self.store.folders() if os.path.isdir(f.path)]
-        watcher = Watcher(roots, handle, quiet=self.quiet, polling=polling)
-        watcher.start()
-        self.watcher = watcher
-        try:
-            first = self.index(cancel=stop, pause=pause, progress=progress)
-        except BaseException:
-            watcher.stop()
-            self.watcher = None
-            raise
-        if on_indexed is not None:
-            on_indexed(first.run)
+        with self._activity(stop):
+            self.store.claim_writer()  # the writer from now until close, not from a first write
+            self.store.memory_index = True  # many queries will follow: keep vectors in memory
+            self.store.set_setting("watch_notes", [])
+            rules = self.rules()
+            folders = [f for f in self.store.folders() if os.path.isdir(f.path)]
+
+            def skip_dir(path: str) -> bool:
+                root = self.folder_for(path, folders)
+                return root is not None and rules.skips(root.path, path)
+
+            # Watch first, then scan: a file that arrives meanwhile is seen by one or the other.
+            watcher = Watcher(
+                [f.path for f in folders],
+                handle,
+                quiet=self.quiet,
+                polling=polling,
+                skip_dir=skip_dir,
+                on_note=self._note_watch,
+            )
+            self._watching += 1
+            watcher.start()
+            self.watcher = watcher
+            try:
+                self._follow(stop, progress, on_indexed, pause, rescan_interval)
+            finally:
+                self._watching -= 1
+                watcher.stop()
+                if self.watcher is watcher:
+                    self.watcher = None
+
+    def _follow(
+        self,
+        stop: threading.Event,
+        progress: Callable[[Progress], None] | None,
+        on_indexed: Callable[[RunStats], None] | None,
+        pause: threading.Event | None,
+        rescan_interval: float,
+    ) -> None:
+        """The watch loop: a full index first, then runs when woken, rescans now and then."""
+        first = True
         last_scan = time.monotonic()
-        try:
-            while not stop.is_set():
-                self._wake.wait(0.2)
-                if stop.is_set():
-                    break
-                if time.monotonic() - last_scan > rescan_interval:
-                    self.scan(cancel=stop)
+        again_at: float | None = None
+        retry_check = time.monotonic() + RETRY_CHECK_S
+        while not stop.is_set():
+            try:
+                if db.damage_marker(self.store.path).exists():  # found by another process
+                    if self._replace_damaged() is None:
+                        raise IndexError_("the index is damaged and cannot be replaced")
+                    first = True
+                if first:
+                    report = self.index(cancel=stop, pause=pause, progress=progress)
+                    first = False
                     last_scan = time.monotonic()
-                    self._wake.set()
-                if self._wake.is_set():
+                    if on_indexed is not None:
+                        on_indexed(report.run)
+                    run = report.run
+                else:
+                    self._wake.wait(0.2)
+                    if stop.is_set():
+                        break
+                    now = time.monotonic()
+                    if now - last_scan > rescan_interval:
+                        self.scan(cancel=stop)
+                        last_scan = time.monotonic()
+                        self._wake.set()
+                    if now >= retry_check:
+                        retry_check = now + RETRY_CHECK_S
+                        if self.store.requeue_due():
+                            self._wake.set()
+                    if again_at is not None and now >= again_at:
+                        again_at = None
+                        self._wake.set()
+                    if not self._wake.is_set():
+                        continue
                     self._wake.clear()
                     run = self.embed_pending(cancel=stop, pause=pause, progress=progress)
                     if on_indexed is not None and run.done:
                         on_indexed(run)
-        finally:
-            self.watcher.stop()
-            self.watcher = None
+                if not run.cancelled and (run.busy or self.store.count_pending()):
+                    again_at = time.monotonic() + AGAIN_AFTER_S
+            except IndexDamagedError:
+                if stop.is_set():
+                    break
+                if self._replace_damaged() is None:
+                    raise
+                first = True
 
     def idle(self) -> bool:
         """Nothing waits to be embedded and the watcher has nothing in its quiet period."""
@@ -364,13 +608,21 @@ class Library:
     # -- searching ---------------------------------------------------------------------------
 
     def search(self, query: Query) -> list[Result]:
-        return Searcher(self.store, self.embedder).search(query)
+        """A damaged page met here is handled like a damaged index file: set aside, rebuilt
+        (folders kept), and said in one line, never a crash."""
+        try:
+            return Searcher(self.store, self.embedder).search(query)
+        except IndexDamagedError as exc:
+            raise self._damaged(exc) from exc
 
     def similar(self, path: str, query: Query | None = None) -> list[Result]:
-        row = self.store.files_by_path([normalise(path)]).get(normalise(path))
-        if row is None:
-            raise ConfigError(f"{paths.display(path)} is not in the index")
-        return Searcher(self.store, self.embedder).similar(row.id, query or Query())
+        try:
+            row = self.store.files_by_path([normalise(path)]).get(normalise(path))
+            if row is None:
+                raise ConfigError(f"{paths.display(path)} is not in the index")
+            return Searcher(self.store, self.embedder).similar(row.id, query or Query())
+        except IndexDamagedError as exc:
+            raise self._damaged(exc) from exc
 
     def file_info(self, path: str) -> FileRow | None:
         """What the index knows of a file: size, dimensions, capture date, status, error."""
@@ -386,6 +638,12 @@ class Library:
     # -- status ------------------------------------------------------------------------------
 
     def status(self, *, load_model: bool = True) -> dict[str, Any]:
+        try:
+            return self._status(load_model)
+        except IndexDamagedError as exc:
+            raise self._damaged(exc) from exc
+
+    def _status(self, load_model: bool) -> dict[str, Any]:
         counts = self.store.counts()
         meta = self.store.meta()
         info: dict[str, Any] = {
@@ -393,6 +651,8 @@ class Library:
             "index": str(self.store.path),
             "db_bytes": self.store.size_bytes(),
             "files": {k: counts[k] for k in ("indexed", "pending", "error")},
+            # could not be read just now: vectors kept, tried again later
+            "retrying": counts["retrying"],
             "items": counts["items"],
             "vectors": counts["vectors"],
             "dims": int(meta.get("dims", model_folder.STORED_DIMS)),
@@ -413,6 +673,8 @@ class Library:
             "errors": [
                 {"path": paths.display(r.path), "error": r.error} for r in self.store.errors(20)
             ],
+            # how the last (or the running) watch follows the folders, e.g. polling fallbacks
+            "watch_notes": list(self.store.setting("watch_notes", [])),
         }
         if load_model:
             try:

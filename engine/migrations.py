@@ -105,5 +105,16 @@ def _v3(conn: Any) -> None:
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('vec_generation', '0')")
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3]
+def _v4(conn: Any) -> None:
+    """A file that could not be read for a passing reason (permissions, I/O, a network share)
+    keeps its vectors and is tried again at ``retry_at``, later after each failure."""
+    conn.execute(
+        """
+        ALTER TABLE files ADD COLUMN retry_at REAL;
+        CREATE INDEX files_retry ON files(retry_at) WHERE retry_at IS NOT NULL;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4]
 LATEST = len(MIGRATIONS)

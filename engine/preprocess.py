@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError, features
 
-from .errors import DecodeError, FileVanishedError
+from .errors import DecodeError, FileVanishedError, ReadError
 
 log = logging.getLogger(__name__)
 
@@ -230,9 +230,9 @@ def _opened(source: Source) -> Iterator[IO[bytes]]:
     except IsADirectoryError:
         raise DecodeError("is a directory, not an image file") from None
     except PermissionError:
-        raise DecodeError("permission denied") from None
+        raise ReadError("permission denied") from None
     except OSError as exc:
-        raise DecodeError(f"cannot read: {exc.strerror or exc}") from None
+        raise ReadError(f"cannot read: {exc.strerror or exc}") from None
     except (ValueError, TypeError) as exc:  # e.g. an embedded NUL in the name
         raise DecodeError(f"invalid file name: {exc}") from None
     with fh:

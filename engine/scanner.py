@@ -100,6 +100,7 @@ class Stat:
 @dataclass
 class ScanResult:
     files: dict[str, Stat] = field(default_factory=dict)
+    # folders and files that exist but cannot be read: what the index holds there is kept
     unreadable: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
 
@@ -110,7 +111,11 @@ def _is_hidden_attr(entry: os.DirEntry[str]) -> bool:
 
 
 def walk(root: str, rules: Rules, cancelled: Callable[[], bool] = lambda: False) -> ScanResult:
-    """All indexable files below ``root``, following symlinks without ever looping."""
+    """All indexable files below ``root``, following symlinks without ever looping.
+
+    Unreadable is not deleted: a folder or file that exists but cannot be listed or looked at
+    (permissions, I/O errors) goes in ``unreadable``; only what is really gone is left out.
+    """
     result = ScanResult()
     visited: set[tuple[int, int]] = set()
     stack = [root]
@@ -126,6 +131,11 @@ def walk(root: str, rules: Rules, cancelled: Callable[[], bool] = lambda: False)
             visited.add(key)
             with os.scandir(directory) as entries:
                 listing = list(entries)
+        except (FileNotFoundError, NotADirectoryError):
+            if directory == root:
+                result.unreadable.append(directory)
+                result.problems.append((directory, "the folder cannot be found"))
+            continue  # a subfolder removed while walking: its files are gone
         except OSError as exc:
             result.unreadable.append(directory)
             result.problems.append((directory, exc.strerror or str(exc)))
@@ -145,9 +155,10 @@ def walk(root: str, rules: Rules, cancelled: Callable[[], bool] = lambda: False)
                 elif entry.is_file(follow_symlinks=True) and kind_of(name):
                     est = entry.stat(follow_symlinks=True)
                     result.files[entry.path] = Stat(est.st_size, est.st_mtime_ns)
-            except OSError as exc:  # vanished, broken symlink, permission
-                if not os.path.lexists(entry.path):
-                    continue
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # vanished while walking
+            except OSError as exc:  # permission (a folder without search right), I/O
+                result.unreadable.append(entry.path)
                 result.problems.append((entry.path, exc.strerror or str(exc)))
     return result
 

@@ -1,9 +1,19 @@
 """The index: folders, files, items and their vectors in one SQLite file.
 
 One writer connection, guarded by a lock and used in short ``BEGIN IMMEDIATE`` transactions; each
-reading thread gets its own connection, so a query never waits for the indexer (WAL mode).
+reading thread gets its own connection, so a query never waits for the indexer (WAL mode). A
+thread's reader is closed when the thread ends, so short-lived threads leave nothing open.
 Vectors live in a sqlite-vec ``vec0`` table keyed by item id; ``kind``, ``folder_id`` and
 ``taken`` are metadata columns so that KNN can filter on them.
+
+Results of indexing are written only while still true: the file's row must still carry the
+size and mtime that were read (no newer change recorded meanwhile) and the file on disk must
+still have the size, mtime and inode that were read. Otherwise the commit writes nothing and the
+file stays pending; a row deleted meanwhile is simply skipped.
+
+A page that cannot be read (SQLite's "malformed", sqlite-vec's "blob read error", a missing
+table) raises IndexDamagedError and leaves a marker next to the index, so that the damage is
+handled like a damaged file at opening: set aside, rebuilt, folders kept.
 """
 
 from __future__ import annotations
@@ -11,9 +21,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -25,13 +37,21 @@ import numpy as np
 import numpy.typing as npt
 
 from . import db, vectorindex
-from .errors import IndexError_
+from .errors import IndexDamagedError, IndexError_
 from .migrations import VECTOR_DIMS
 from .paths import display, from_bytes, to_bytes
 
 PENDING = "pending"
 INDEXED = "indexed"
 ERROR = "error"
+
+# What a commit of indexing results found (see Store.store_indexed).
+WRITTEN = "written"
+STALE = "stale"  # changed since it was read: nothing written, the file stays pending
+GONE = "gone"  # the row was deleted meanwhile: nothing to write
+
+RETRY_BASE_S = 30.0  # a file that could not be read is tried again after this, doubling
+RETRY_MAX_S = 6 * 3600.0
 
 MAX_KNN = 4096  # sqlite-vec's limit on k
 # Below this, sqlite-vec's brute force is fast enough and loading a copy is not worth it.
@@ -87,6 +107,7 @@ class Indexed:
     taken: float | None = None
     width: int | None = None
     height: int | None = None
+    inode: int | None = None  # with size and mtime_ns: what was read, checked again at commit
 
 
 @dataclass(frozen=True)
@@ -144,11 +165,51 @@ def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
 
+# sqlite-vec reports unreadable chunks as generic errors; a missing table is a damaged schema.
+_DAMAGE = re.compile(
+    r"blob read error|chunks iter error|blob open|malformed|no such table|"
+    r"vtable constructor failed|file is not a database",
+    re.IGNORECASE,
+)
+# The only errors a keyword query may end in without the index being at fault.
+_FTS_SYNTAX = re.compile(r"fts5: syntax error|unknown special query|no such column", re.I)
+
+
+def is_damage(exc: BaseException) -> bool:
+    if isinstance(exc, apsw.CorruptError | apsw.NotADBError):
+        return True
+    return isinstance(exc, apsw.SQLError) and bool(_DAMAGE.search(str(exc)))
+
+
+class _Reader:
+    """A thread's read connection, held in thread-local storage: when the thread ends, this
+    object goes and a finaliser closes the connection."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: apsw.Connection) -> None:
+        self.conn = conn
+
+
+def _release_reader(
+    readers: set[apsw.Connection], lock: threading.Lock, conn: apsw.Connection
+) -> None:
+    with lock:
+        readers.discard(conn)
+    with suppress(apsw.Error):
+        conn.close()
+
+
 class Store:
-    def __init__(self, path: Path, *, check: bool | None = None) -> None:
+    def __init__(
+        self, path: Path, *, check: bool | None = None, damaged: str | None = None
+    ) -> None:
+        """``damaged``: this process found the index damaged; it is set aside and rebuilt."""
         self.path = path
-        self._writer, self.recovered = db.open_index(path, check=check)
         self._writer_lock = db.WriterLock(path)
+        self._writer, self.recovered = db.open_index(
+            path, check=check, lock=self._writer_lock, damaged=damaged
+        )
         self._ops: list[tuple[str, tuple[Any, ...]]] = []
         self._vindex: vectorindex.VectorIndex | None = None
         self._vgen = -1
@@ -159,9 +220,10 @@ class Store:
         self._counted = (-1, 0)  # (generation, vectors) when last counted
         self._lock = threading.RLock()
         self._local = threading.local()
-        self._readers: list[apsw.Connection] = []
+        self._readers: set[apsw.Connection] = set()
         self._readers_lock = threading.Lock()
         self._closed = False
+        self.damaged: str | None = None  # why, once a read or write found a damaged page
 
     # -- connections -------------------------------------------------------------------------
 
@@ -171,24 +233,63 @@ class Store:
                 return
             self._closed = True
             with self._readers_lock:
-                for conn in self._readers:
-                    conn.close()
+                readers = list(self._readers)
                 self._readers.clear()
+            for conn in readers:
+                with suppress(apsw.Error):
+                    conn.close()
+            if self.damaged is None:
+                with suppress(apsw.Error):
+                    self._writer.execute("PRAGMA optimize")
             with suppress(apsw.Error):
-                self._writer.execute("PRAGMA optimize")
-            self._writer.close()
+                self._writer.close()
             self._writer_lock.release()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def reader(self) -> apsw.Connection:
-        conn: apsw.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+        if self._closed:
+            raise IndexError_("the index is closed")
+        slot: _Reader | None = getattr(self._local, "reader", None)
+        if slot is None:
+            conn = db.connect(self.path)
+            slot = _Reader(conn)
+            self._local.reader = slot
+            with self._readers_lock:
+                self._readers.add(conn)
+            weakref.finalize(slot, _release_reader, self._readers, self._readers_lock, conn)
+        return slot.conn
+
+    def open_readers(self) -> int:
+        """How many read connections are open (one per live thread that has read)."""
+        with self._readers_lock:
+            return len(self._readers)
+
+    def claim_writer(self) -> None:
+        """Take the writer lock now and hold it until close: the indexing process is the one
+        writer from its start, not from its first write (readers never take it)."""
+        with self._lock:
             if self._closed:
                 raise IndexError_("the index is closed")
-            conn = db.connect(self.path)
-            self._local.conn = conn
-            with self._readers_lock:
-                self._readers.append(conn)
-        return conn
+            self._writer_lock.acquire()
+
+    @property
+    def is_writer(self) -> bool:
+        return self._writer_lock.held
+
+    def _damage(self, exc: BaseException) -> IndexDamagedError:
+        """Note a damaged page (for this process and, by a marker, for the next opening)."""
+        reason = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
+        if self.damaged is None:
+            self.damaged = reason
+            db.mark_damaged(self.path, reason)
+            log.error("the index is damaged: %s", reason)
+        return IndexDamagedError(
+            f"the index is damaged ({reason})",
+            "Lanterna keeps a copy and rebuilds the index, keeping your folders",
+        )
 
     @contextmanager
     def write(self) -> Iterator[apsw.Connection]:
@@ -213,11 +314,8 @@ class Store:
                         "the disk holding the index is full; nothing was lost",
                         "free some space and run the indexer again",
                     ) from exc
-                if isinstance(exc, apsw.CorruptError | apsw.NotADBError):
-                    raise IndexError_(
-                        f"the index is damaged ({exc})",
-                        "restart Lanterna: it keeps a copy and rebuilds the index",
-                    ) from exc
+                if is_damage(exc):
+                    raise self._damage(exc) from exc
                 raise
 
     # -- the in-memory vector index ----------------------------------------------------------
@@ -227,7 +325,12 @@ class Store:
         self._ops.append((name, args))
 
     def _generation(self, conn: apsw.Connection) -> int:
-        rows = conn.execute("SELECT value FROM meta WHERE key='vec_generation'").fetchall()
+        try:
+            rows = conn.execute("SELECT value FROM meta WHERE key='vec_generation'").fetchall()
+        except apsw.Error as exc:
+            if is_damage(exc):
+                raise self._damage(exc) from exc
+            raise
         value: Any = rows[0][0] if rows else -1
         return int(value)
 
@@ -307,7 +410,12 @@ class Store:
         return room < 4 * 1024 * 1024  # a new vector chunk needs about 1 MB, and more for WAL
 
     def _read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
-        return db.rows(self.reader(), sql, params)
+        try:
+            return db.rows(self.reader(), sql, params)
+        except apsw.Error as exc:
+            if is_damage(exc):
+                raise self._damage(exc) from exc
+            raise
 
     # -- meta and settings -------------------------------------------------------------------
 
@@ -424,7 +532,8 @@ class Store:
                     "INSERT INTO files(folder_id, path, name, size, mtime_ns, kind, status) "
                     "VALUES(?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT(path) DO UPDATE SET size=excluded.size, "
-                    "mtime_ns=excluded.mtime_ns, status=excluded.status, error=NULL, attempts=0",
+                    "mtime_ns=excluded.mtime_ns, status=excluded.status, error=NULL, attempts=0, "
+                    "retry_at=NULL",
                     (
                         folder_id,
                         to_bytes(path),
@@ -441,8 +550,8 @@ class Store:
         with self.write() as conn:
             for file_id, size, mtime_ns in changes:
                 conn.execute(
-                    "UPDATE files SET size=?, mtime_ns=?, status=?, error=NULL, attempts=0 "
-                    "WHERE id=?",
+                    "UPDATE files SET size=?, mtime_ns=?, status=?, error=NULL, attempts=0, "
+                    "retry_at=NULL WHERE id=?",
                     (size, mtime_ns, PENDING, file_id),
                 )
 
@@ -479,16 +588,20 @@ class Store:
         )
         self._op("set_folder", ids, folder_id)
 
-    def move_tree(self, old_dir: str, new_dir: str, folder_id: int) -> int:
-        """A directory was renamed: every file below it keeps its vectors under the new path."""
+    def move_tree(self, old_dir: str, new_dir: str, folder_id: int) -> list[str]:
+        """A directory was renamed: every file below it keeps its vectors under the new path.
+        Returns the new paths (the caller checks them against the disk: a file deleted just
+        before the rename must not reappear under the new name)."""
         old = old_dir.rstrip("/\\")
         new = new_dir.rstrip("/\\")
         moved = self.files_under(old)
+        targets = []
         with self.write() as conn:
             for row in moved:
                 target = new + row.path[len(old) :]
                 self._move(conn, row.id, folder_id, target, row.size, row.mtime_ns)
-        return len(moved)
+                targets.append(target)
+        return targets
 
     def delete_files(self, file_ids: Sequence[int]) -> None:
         with self.write() as conn:
@@ -536,17 +649,57 @@ class Store:
 
     # -- results of indexing -----------------------------------------------------------------
 
-    def store_indexed(self, results: Sequence[Indexed]) -> None:
-        """Write a batch of embedded files in one transaction."""
+    @staticmethod
+    def _still_true(
+        conn: apsw.Connection,
+        file: FileRow,
+        size: int | None,
+        mtime_ns: int | None,
+        inode: int | None,
+    ) -> str:
+        """Whether what was read of ``file`` may be written now (inside the write transaction).
+
+        The row must carry the stat it had when it was read, or the one that was read (no
+        newer change recorded by a scan or the watcher); with ``inode`` given, the file on disk
+        must still have the size, mtime and inode that were read.
+        """
+        rows = conn.execute("SELECT path, size, mtime_ns FROM files WHERE id=?", (file.id,))
+        found = rows.fetchall()
+        if not found:
+            return GONE
+        raw: bytes = found[0][0]  # type: ignore[assignment]
+        recorded = (found[0][1], found[0][2])
+        if recorded != (file.size, file.mtime_ns) and recorded != (size, mtime_ns):
+            return STALE
+        if inode is None:
+            return WRITTEN
+        try:
+            st = os.stat(from_bytes(raw))
+        except OSError:
+            return STALE  # gone or unreadable since: look at it again
+        if (st.st_size, st.st_mtime_ns) != (size, mtime_ns) or (
+            inode and st.st_ino and st.st_ino != inode
+        ):
+            return STALE
+        return WRITTEN
+
+    def store_indexed(self, results: Sequence[Indexed]) -> list[str]:
+        """Write a batch of embedded files in one transaction, each only if still true (see
+        :meth:`_still_true`). Returns WRITTEN, STALE or GONE for each, in order."""
         if not results:
-            return
+            return []
+        outcomes = []
         with self.write() as conn:
             for res in results:
+                outcome = self._still_true(conn, res.file, res.size, res.mtime_ns, res.inode)
+                outcomes.append(outcome)
+                if outcome != WRITTEN:
+                    continue
                 res.file.taken = res.taken
                 self._replace_items(conn, res.file, res.items)
                 conn.execute(
                     "UPDATE files SET status=?, error=NULL, hash=?, size=?, mtime_ns=?, taken=?, "
-                    "width=?, height=?, indexed_at=? WHERE id=?",
+                    "width=?, height=?, indexed_at=?, attempts=0, retry_at=NULL WHERE id=?",
                     (
                         INDEXED,
                         res.digest,
@@ -559,6 +712,7 @@ class Store:
                         res.file.id,
                     ),
                 )
+        return outcomes
 
     def _replace_items(
         self, conn: apsw.Connection, file: FileRow, items: Sequence[ItemVector]
@@ -590,16 +744,27 @@ class Store:
             )
 
     def copy_items(
-        self, source_id: int, target: FileRow, *, digest: str, size: int, mtime_ns: int
-    ) -> bool:
-        """Give ``target`` the items and vectors of an identical file; False if it went away."""
+        self,
+        source_id: int,
+        target: FileRow,
+        *,
+        digest: str,
+        size: int,
+        mtime_ns: int,
+        inode: int | None = None,
+    ) -> str:
+        """Give ``target`` the items and vectors of an identical file, if still true; STALE
+        also when the source went away (the target is then read and embedded itself)."""
         with self.write() as conn:
+            outcome = self._still_true(conn, target, size, mtime_ns, inode)
+            if outcome != WRITTEN:
+                return outcome
             src = conn.execute(
                 "SELECT taken, width, height FROM files WHERE id=? AND status=?",
                 (source_id, INDEXED),
             ).fetchall()
             if not src:
-                return False
+                return STALE
             taken, width, height = src[0]
             taken = float(taken) if taken is not None else None
             items = [
@@ -616,40 +781,115 @@ class Store:
             self._replace_items(conn, target, items)
             conn.execute(
                 "UPDATE files SET status=?, error=NULL, hash=?, size=?, mtime_ns=?, taken=?, "
-                "width=?, height=?, indexed_at=? WHERE id=?",
+                "width=?, height=?, indexed_at=?, attempts=0, retry_at=NULL WHERE id=?",
                 (INDEXED, digest, size, mtime_ns, taken, width, height, time.time(), target.id),
             )
-            return True
+            return WRITTEN
 
-    def mark_unchanged(self, file_id: int, size: int, mtime_ns: int) -> None:
+    def mark_unchanged(
+        self, file: FileRow, size: int, mtime_ns: int, inode: int | None = None
+    ) -> str:
         """Touched but identical content: record the new stat, keep the vectors."""
         with self.write() as conn:
-            conn.execute(
-                "UPDATE files SET status=?, error=NULL, size=?, mtime_ns=? WHERE id=?",
-                (INDEXED, size, mtime_ns, file_id),
-            )
+            outcome = self._still_true(conn, file, size, mtime_ns, inode)
+            if outcome == WRITTEN:
+                conn.execute(
+                    "UPDATE files SET status=?, error=NULL, size=?, mtime_ns=?, attempts=0, "
+                    "retry_at=NULL WHERE id=?",
+                    (INDEXED, size, mtime_ns, file.id),
+                )
+            return outcome
 
     def mark_error(
         self,
-        file_id: int,
+        file: FileRow,
         message: str,
         *,
         size: int | None = None,
         mtime_ns: int | None = None,
-    ) -> None:
+        inode: int | None = None,
+    ) -> str:
+        """The file's content cannot be indexed (damaged, unsupported): its old vectors
+        describe content that is gone, so they go; it is read again once it changes."""
         with self.write() as conn:
-            self._delete_vectors(conn, self._item_ids(conn, [file_id]))
-            conn.execute("DELETE FROM items WHERE file_id=?", (file_id,))
+            outcome = self._still_true(
+                conn, file, size, mtime_ns, inode if size is not None else None
+            )
+            if outcome != WRITTEN:
+                return outcome
+            self._delete_vectors(conn, self._item_ids(conn, [file.id]))
+            conn.execute("DELETE FROM items WHERE file_id=?", (file.id,))
             conn.execute(
-                "UPDATE files SET status=?, error=?, attempts=attempts+1, "
+                "UPDATE files SET status=?, error=?, attempts=attempts+1, retry_at=NULL, "
                 "size=coalesce(?, size), mtime_ns=coalesce(?, mtime_ns), hash=NULL "
                 "WHERE id=?",
-                (ERROR, message, size, mtime_ns, file_id),
+                (ERROR, message, size, mtime_ns, file.id),
             )
+            return outcome
+
+    def mark_retry(self, file: FileRow, message: str, *, now: float | None = None) -> str:
+        """The file could not be read for a passing reason: keep its vectors (they are still
+        searchable), note why, and try again later, waiting twice as long after each failure."""
+        when = time.time() if now is None else now
+        with self.write() as conn:
+            outcome = self._still_true(conn, file, None, None, None)
+            if outcome != WRITTEN:
+                return outcome
+            attempts, digest = conn.execute(
+                "SELECT attempts, hash FROM files WHERE id=?", (file.id,)
+            ).fetchall()[0]
+            has_items = bool(
+                conn.execute("SELECT 1 FROM items WHERE file_id=? LIMIT 1", (file.id,)).fetchall()
+            )
+            delay = min(RETRY_BASE_S * 2 ** min(int(attempts or 0), 20), RETRY_MAX_S)
+            conn.execute(
+                "UPDATE files SET status=?, error=?, attempts=attempts+1, retry_at=? WHERE id=?",
+                (INDEXED if digest and has_items else ERROR, message, when + delay, file.id),
+            )
+            return outcome
+
+    def requeue_due(self, now: float | None = None) -> int:
+        """Make the files whose retry time has come pending again; returns how many."""
+        when = time.time() if now is None else now
+        if not self._read(
+            "SELECT 1 FROM files WHERE retry_at <= ? AND status <> ? LIMIT 1", (when, PENDING)
+        ):
+            return 0
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE files SET status=? WHERE retry_at <= ? AND status <> ?",
+                (PENDING, when, PENDING),
+            )
+            return int(conn.changes())
+
+    def next_retry(self) -> float | None:
+        rows = self._read(
+            "SELECT min(retry_at) FROM files WHERE retry_at IS NOT NULL AND status <> ?",
+            (PENDING,),
+        )
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def forget_vanished(self, file: FileRow) -> bool:
+        """The file was not found when read: forget it, unless a newer change was recorded
+        meanwhile or something is at its path again (deleted, then made anew)."""
+        with self.write() as conn:
+            if self._still_true(conn, file, None, None, None) != WRITTEN:
+                return False
+            try:
+                os.lstat(file.path)
+            except (FileNotFoundError, NotADirectoryError):
+                self._delete_files(conn, [file.id])
+                return True
+            except OSError:
+                return False  # unreadable is not deleted
+            return False
 
     def retry_errors(self) -> int:
         with self.write() as conn:
-            conn.execute("UPDATE files SET status=?, error=NULL WHERE status=?", (PENDING, ERROR))
+            conn.execute(
+                "UPDATE files SET status=?, error=NULL WHERE status=? OR retry_at IS NOT NULL",
+                (PENDING, ERROR),
+            )
             return int(conn.changes())
 
     def clear_vectors(self) -> None:
@@ -658,7 +898,10 @@ class Store:
             conn.execute("DELETE FROM vec_items")
             conn.execute("DELETE FROM items")
             self._op("clear")
-            conn.execute("UPDATE files SET status=?, error=NULL, hash=NULL, attempts=0", (PENDING,))
+            conn.execute(
+                "UPDATE files SET status=?, error=NULL, hash=NULL, attempts=0, retry_at=NULL",
+                (PENDING,),
+            )
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -783,9 +1026,14 @@ class Store:
         sql += f" ORDER BY {order} LIMIT ?"
         params.append(limit)
         try:
-            rows = self._read(sql, params)
-        except apsw.SQLError:
-            return []  # a query FTS5 cannot parse finds nothing by keyword
+            rows = db.rows(self.reader(), sql, params)
+        except apsw.Error as exc:
+            if isinstance(exc, apsw.SQLError) and _FTS_SYNTAX.search(str(exc)):
+                log.debug("FTS5 cannot parse %r: %s", match, exc)
+                return []  # a query FTS5 cannot parse finds nothing by keyword
+            if is_damage(exc):
+                raise self._damage(exc) from exc
+            raise
         return [
             KeywordHit(
                 file_id=r[0],
@@ -819,6 +1067,9 @@ class Store:
         counts = {PENDING: 0, INDEXED: 0, ERROR: 0}
         for status, n in self._read("SELECT status, count(*) FROM files GROUP BY status"):
             counts[status] = n
+        counts["retrying"] = int(
+            self._read("SELECT count(*) FROM files WHERE retry_at IS NOT NULL")[0][0]
+        )
         counts["items"] = int(self._read("SELECT count(*) FROM items")[0][0])
         counts["vectors"] = int(self._read("SELECT count(*) FROM vec_items")[0][0])
         return counts

@@ -4,6 +4,15 @@ The watchdog handler only records paths (it runs on watchdog's thread and must s
 consumer thread hands a path over once no event has touched it for ``quiet`` seconds, so a file
 still being copied is looked at once, when complete. Directory renames are passed on as such, so
 the index can move a whole subtree without re-reading a file.
+
+A batch whose handling fails (the index busy or full, say) is never dropped: it goes back in
+front of what came since, in order, and is tried again, waiting longer each time.
+
+inotify needs one watch per folder, and watchdog quietly skips the folders it cannot watch once
+the per-user limit (``fs.inotify.max_user_watches``) is reached. So after starting, and after
+each new folder, the watches the kernel really holds (``/proc/self/fdinfo``) are compared with
+the folders on disk; what is not watched is polled instead, and that is said once in the log and
+in :attr:`Watcher.notes` (shown by ``status``).
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +41,12 @@ from watchdog.observers.polling import PollingObserver
 
 log = logging.getLogger(__name__)
 
+POLL_INTERVAL_S = 2.0  # how often a polled folder tree is compared with its last snapshot
+MAX_POLLED_TREES = 8  # beyond this many separate unwatched trees, poll the whole root
+RETRY_FIRST_S = 0.5  # a failed batch is tried again after this, doubling up to RETRY_MAX_S
+RETRY_MAX_S = 30.0
+LIMIT_HINT = "raise fs.inotify.max_user_watches to avoid this"
+
 
 @dataclass
 class Batch:
@@ -43,6 +59,15 @@ class Batch:
 
     def __bool__(self) -> bool:
         return bool(self.paths or self.dir_moves or self.dir_created or self.dir_deleted)
+
+    def then(self, later: Batch) -> Batch:
+        """This batch followed by a later one (moves keep their order)."""
+        return Batch(
+            paths=self.paths | later.paths,
+            dir_moves=self.dir_moves + later.dir_moves,
+            dir_created=self.dir_created | later.dir_created,
+            dir_deleted=self.dir_deleted | later.dir_deleted,
+        )
 
 
 def _text(path: str | bytes) -> str:
@@ -71,6 +96,46 @@ class _Handler(FileSystemEventHandler):
                 self.watcher.note(_text(event.dest_path))
 
 
+def inotify_watched() -> set[tuple[int, int]] | None:
+    """(st_dev, st_ino) of every inode this process's inotify instances watch, as the kernel
+    sees them; None where that cannot be known (not Linux, no /proc)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    found: set[tuple[int, int]] = set()
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") != "anon_inode:inotify":
+                continue
+            with open(f"/proc/self/fdinfo/{fd}") as fh:
+                lines = fh.read().splitlines()
+        except OSError:
+            continue  # closed meanwhile
+        for line in lines:
+            if not line.startswith("inotify "):
+                continue
+            fields = dict(part.split(":", 1) for part in line.split()[1:] if ":" in part)
+            try:
+                sdev = int(fields["sdev"], 16)
+                ino = int(fields["ino"], 16)
+            except (KeyError, ValueError):
+                continue
+            # the kernel prints its own dev_t (major << 20 | minor)
+            found.add((os.makedev(sdev >> 20, sdev & 0xFFFFF), ino))
+    return found
+
+
+def _top_most(paths: list[str]) -> list[str]:
+    out: list[str] = []
+    for path in sorted(paths):
+        if not any(path == p or path.startswith(p.rstrip(os.sep) + os.sep) for p in out):
+            out.append(path)
+    return out
+
+
 class Watcher:
     """Runs observers for the given roots and calls ``on_batch`` from its own thread."""
 
@@ -82,12 +147,18 @@ class Watcher:
         quiet: float = 1.0,
         max_wait: float = 60.0,
         polling: bool = False,
+        skip_dir: Callable[[str], bool] | None = None,
+        on_note: Callable[[str], None] | None = None,
+        poll_interval: float = POLL_INTERVAL_S,
     ) -> None:
         self.roots = roots
         self.on_batch = on_batch
         self.quiet = quiet
         self.max_wait = max_wait
         self.polling = polling
+        self.poll_interval = poll_interval
+        self._skip_dir = skip_dir or (lambda _path: False)
+        self._on_note = on_note
         self._lock = threading.Lock()
         self._first: dict[str, float] = {}
         self._last: dict[str, float] = {}
@@ -95,8 +166,18 @@ class Watcher:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._observers: list[BaseObserver] = []
+        self._poller: BaseObserver | None = None
+        self._polled: list[str] = []  # trees polled because inotify could not watch them
+        self._handler = _Handler(self)
         self._thread: threading.Thread | None = None
+        self._retry: Batch | None = None
+        self._retry_at = 0.0
+        self._retry_delay = RETRY_FIRST_S
+        self._failing_since: float | None = None
+        self._said_failing = False
         self.failed_roots: dict[str, str] = {}
+        self.notes: list[str] = []  # what the user should know about how folders are watched
+        self.batches = 0  # handed over successfully (for tests and status)
 
     # -- recording (watchdog's threads) ------------------------------------------------------
 
@@ -123,49 +204,139 @@ class Watcher:
     # -- life cycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        handler = _Handler(self)
         for root in self.roots:
-            self._observers.append(self._observe(root, handler))
+            observer = self._observe(root)
+            if observer is not None:
+                self._observers.append(observer)
         self._thread = threading.Thread(target=self._loop, name="lanterna-watch", daemon=True)
         self._thread.start()
 
-    def _observe(self, root: str, handler: _Handler) -> BaseObserver:
-        kinds: list[Callable[[], BaseObserver]] = (
-            [PollingObserver] if self.polling else [Observer, PollingObserver]
-        )
-        for kind in kinds:
-            observer = kind()
+    def _say(self, note: str) -> None:
+        """Tell the user once how a folder is watched (log and status)."""
+        if note in self.notes:
+            return
+        self.notes.append(note)
+        log.warning("%s", note)
+        if self._on_note is not None:
             try:
-                observer.schedule(handler, root, recursive=True)
-                observer.start()
-                return observer
-            except OSError as exc:
-                if exc.errno == errno.ENOSPC:
-                    log.warning(
-                        "too many folders for inotify under %s; polling instead "
-                        "(raise fs.inotify.max_user_watches to avoid this)",
-                        root,
-                    )
-                    continue
-                self.failed_roots[root] = exc.strerror or str(exc)
-                log.warning("cannot watch %s: %s", root, exc)
-                break
-        observer = PollingObserver()
+                self._on_note(note)
+            except Exception:
+                log.exception("could not record how folders are watched")
+
+    def _observe(self, root: str) -> BaseObserver | None:
+        if self.polling:
+            self._poll(root)
+            return None
+        observer = Observer()
+        try:
+            observer.schedule(self._handler, root, recursive=True)
+            observer.start()
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                self._say(
+                    f"the inotify watch limit is reached: {root} is polled every "
+                    f"{self.poll_interval:g} s instead of watched ({LIMIT_HINT})"
+                )
+                self._poll(root)
+                return None
+            self.failed_roots[root] = exc.strerror or str(exc)
+            log.warning("cannot watch %s: %s", root, exc)
+            return None
+        self.check_watches(root)
         return observer
 
+    def _poll(self, tree: str) -> None:
+        """Poll ``tree`` (recursively) for changes: the fallback when it cannot be watched."""
+        if self._is_polled(tree):
+            return
+        if self._poller is None:
+            self._poller = PollingObserver(timeout=self.poll_interval)
+            self._poller.start()
+        try:
+            self._poller.schedule(self._handler, tree, recursive=True)
+        except OSError as exc:
+            self.failed_roots[tree] = exc.strerror or str(exc)
+            log.warning("cannot watch %s: %s", tree, exc)
+            return
+        self._polled.append(tree)
+
+    def _root_of(self, path: str) -> str | None:
+        best = None
+        for root in self.roots:
+            if (path == root or path.startswith(root.rstrip(os.sep) + os.sep)) and (
+                best is None or len(root) > len(best)
+            ):
+                best = root
+        return best
+
+    def _is_polled(self, path: str) -> bool:
+        return any(path == p or path.startswith(p.rstrip(os.sep) + os.sep) for p in self._polled)
+
+    def check_watches(self, *tops: str) -> list[str]:
+        """Folders below (and including) ``tops`` that inotify does not watch: they are polled
+        from now on. Returns them."""
+        if self.polling or self._stop.is_set():
+            return []
+        watched = inotify_watched()
+        if watched is None:
+            return []
+        missing: list[str] = []
+        for top in tops:
+            for directory, subdirs, _files in os.walk(top):
+                subdirs[:] = [d for d in subdirs if not self._skip_dir(os.path.join(directory, d))]
+                if self._is_polled(directory):
+                    subdirs[:] = []
+                    continue
+                try:
+                    st = os.stat(directory)
+                except OSError:
+                    continue  # gone or unreadable: nothing to watch there
+                if (st.st_dev, st.st_ino) not in watched:
+                    missing.append(directory)
+        if not missing:
+            return []
+        by_root: dict[str, list[str]] = {}
+        for directory in missing:
+            by_root.setdefault(self._root_of(directory) or directory, []).append(directory)
+        for root, dirs in by_root.items():
+            trees = _top_most(dirs)
+            for tree in [root] if len(trees) > MAX_POLLED_TREES else trees:
+                self._poll(tree)
+            self._say(
+                f"the inotify watch limit is reached: folders under {root} that cannot be "
+                f"watched are polled every {self.poll_interval:g} s instead ({LIMIT_HINT})"
+            )
+            log.info("%d folders under %s are polled", len(dirs), root)
+        return missing
+
+    @property
+    def polled(self) -> list[str]:
+        return list(self._polled)
+
     def stop(self) -> None:
+        """Stop and wait: the consumer first (it may be handing a batch over, and may start a
+        poller), then every observer."""
         self._stop.set()
         self._wake.set()
-        for observer in self._observers:
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=60)
+            if self._thread.is_alive():
+                log.warning("the watcher is still handling changes after 60 s")
+        observers = [*self._observers, *([self._poller] if self._poller else [])]
+        for observer in observers:
             try:
                 observer.stop()
             except Exception:
-                log.debug("observer stop failed", exc_info=True)
-        for observer in self._observers:
+                log.warning("a folder observer did not stop cleanly", exc_info=True)
+        for observer in observers:
             if observer.is_alive():
-                observer.join(timeout=5)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+                observer.join(timeout=10)
+                if observer.is_alive():
+                    log.warning("a folder observer is still running after 10 s")
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     # -- the consumer ------------------------------------------------------------------------
 
@@ -191,14 +362,45 @@ class Watcher:
         tick = min(0.25, self.quiet / 4)
         while not self._stop.is_set():
             self._wake.wait(tick)
+            if self._stop.is_set():
+                break
+            if self._retry is not None and time.monotonic() < self._retry_at:
+                continue
             batch = self._take_ready()
+            if self._retry is not None:
+                batch = self._retry.then(batch)
+                self._retry = None
             if batch:
-                try:
-                    self.on_batch(batch)
-                except Exception:
-                    log.exception("handling file changes failed")
+                self._hand_over(batch)
+
+    def _hand_over(self, batch: Batch) -> None:
+        try:
+            self.on_batch(batch)
+        except Exception as exc:
+            # Never drop it: the next try sees the disk as it is then, moves in their order.
+            now = time.monotonic()
+            if self._failing_since is None:
+                self._failing_since = now
+                log.warning("handling file changes failed; trying again: %s", exc, exc_info=True)
+            elif now - self._failing_since > 300 and not self._said_failing:
+                self._said_failing = True
+                log.error("handling file changes keeps failing (still trying): %s", exc)
+            self._retry = batch
+            self._retry_at = now + self._retry_delay
+            self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
+            return
+        if self._failing_since is not None:
+            log.warning("file changes are handled again")
+        self._failing_since = None
+        self._said_failing = False
+        self._retry_delay = RETRY_FIRST_S
+        self.batches += 1
+        new_dirs = batch.dir_created | {dest for _src, dest in batch.dir_moves}
+        tops = [d for d in _top_most(list(new_dirs)) if self._root_of(d) and os.path.isdir(d)]
+        if tops:
+            self.check_watches(*tops)
 
     def idle(self) -> bool:
-        """No change is waiting for its quiet period to end."""
+        """No change is waiting for its quiet period to end (or to be tried again)."""
         with self._lock:
-            return not self._last
+            return not self._last and self._retry is None
