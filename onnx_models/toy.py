@@ -239,7 +239,7 @@ NORM_EPS = 1e-12
 
 # "clip" geometry (see the module docstring); the figures in docs/ranking.md come from these.
 GEOMETRIES = ("clip", "clean")
-CLIP_FILLER_KEPT_NORM = 0.35  # ordinary words move a text vector ...
+CLIP_FILLER_KEPT_NORM = 0.25  # ordinary words move a text vector ...
 CLIP_FILLER_REST_NORM = 0.2  # ... mostly inside the kept dims
 CLIP_PREFIX_PULL = 0.15  # each piece of the query prefix also points along the prefix direction
 TEXT_GAP = 1.5  # the text tower's offset, relative to a unit pooled text
