@@ -90,6 +90,7 @@ class Library:
         self.watcher: Watcher | None = None
         self._watching = 0  # watch loops running (each replaces a damaged index itself)
         self._wake = threading.Event()
+        self._searcher: Searcher | None = None
         self._closing = threading.Event()
         self._closed = False
         self._runs = threading.Condition()
@@ -424,6 +425,7 @@ class Library:
             embedder = self.embedder
             self._adopt_identity(embedder.model)
             with self._index_lock:
+                self.searcher().ensure_probes()
                 indexer = Indexer(
                     self.store, embedder, workers=self.workers, pool=self._decode_pool()
                 )
@@ -607,11 +609,23 @@ class Library:
 
     # -- searching ---------------------------------------------------------------------------
 
+    def searcher(self) -> Searcher:
+        """The one searcher of this library (it caches the calibration background)."""
+        embedder = self.embedder
+        searcher = self._searcher
+        if (
+            searcher is None
+            or searcher.embedder is not embedder
+            or searcher.store is not self.store
+        ):
+            searcher = self._searcher = Searcher(self.store, embedder)
+        return searcher
+
     def search(self, query: Query) -> list[Result]:
         """A damaged page met here is handled like a damaged index file: set aside, rebuilt
         (folders kept), and said in one line, never a crash."""
         try:
-            return Searcher(self.store, self.embedder).search(query)
+            return self.searcher().search(query)
         except IndexDamagedError as exc:
             raise self._damaged(exc) from exc
 
@@ -620,7 +634,7 @@ class Library:
             row = self.store.files_by_path([normalise(path)]).get(normalise(path))
             if row is None:
                 raise ConfigError(f"{paths.display(path)} is not in the index")
-            return Searcher(self.store, self.embedder).similar(row.id, query or Query())
+            return self.searcher().similar(row.id, query or Query())
         except IndexDamagedError as exc:
             raise self._damaged(exc) from exc
 

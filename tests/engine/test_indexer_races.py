@@ -31,6 +31,7 @@ def between_read_and_commit(
     library: Library, monkeypatch: pytest.MonkeyPatch, action: Callable[[], None]
 ) -> None:
     """Run ``action`` once, after the first batch was read and embedded, before its commit."""
+    library.searcher().ensure_probes()  # the calibration probes are embedded before any file
     embedder = library.embedder
     real = embedder.embed_pixels
     done = []

@@ -129,6 +129,7 @@ def test_second_writer_is_refused_reader_is_not(
     assert again.returncode == 0, again.stderr
 
 
+@pytest.mark.expect_log_errors("the index was damaged")
 def test_unreadable_index_file_is_set_aside(tmp_path: Path) -> None:
     path = tmp_path / "index.db"
     path.write_bytes(b"this is not a database at all" * 200)

@@ -37,6 +37,7 @@ def test_newer_index_is_refused(tmp_path: Path) -> None:
         Store(path)
 
 
+@pytest.mark.expect_log_errors("the index was damaged")
 def test_corrupt_index_is_set_aside_and_rebuilt(tmp_path: Path) -> None:
     path = tmp_path / "index.db"
     store = Store(path)
