@@ -132,9 +132,7 @@ def _fds() -> int:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc")
-def test_indexing_runs_leak_no_connections_threads_or_files(
-    library: Library, photos: Path
-) -> None:
+def test_indexing_runs_leak_no_connections_threads_or_files(library: Library, photos: Path) -> None:
     """Case 4: each run made a decode pool whose threads' reader connections stayed open
     (readers 5 → 25, open files 23 → 63 over a few runs)."""
     library.add_folders([photos])
@@ -239,7 +237,7 @@ def test_close_while_watching_stops_in_order(library: Library, photos: Path) -> 
     def watch() -> None:
         try:
             library.watch(threading.Event())  # only close() can stop it
-        except BaseException as exc:  # noqa: BLE001 - the test reports it
+        except BaseException as exc:  # the test reports it
             failures.append(exc)
 
     thread = threading.Thread(target=watch)
@@ -260,9 +258,7 @@ def test_close_while_watching_stops_in_order(library: Library, photos: Path) -> 
         assert again.store.counts()["indexed"] == 40
 
 
-def test_close_from_another_thread_during_a_one_shot_index(
-    library: Library, photos: Path
-) -> None:
+def test_close_from_another_thread_during_a_one_shot_index(library: Library, photos: Path) -> None:
     for i in range(60):
         write(photos / f"p{i:02}.png", "green", seed=i, size=(64, 64))
     library.add_folders([photos])
