@@ -265,6 +265,8 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
     f = info["files"]
     print(f"index      {info['index']} ({info['db_bytes'] / 1e6:.1f} MB)")
     print(f"files      {f['indexed']} indexed, {f['pending']} pending, {f['error']} errors")
+    if info.get("retrying"):
+        print(f"retrying   {info['retrying']} files that could not be read just now")
     print(f"vectors    {info['vectors']} × {info['dims']} dims")
     if info["model"]:
         m = info["model"]
@@ -278,6 +280,8 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
     for folder in info["folders"]:
         note = "" if folder["status"] == "ok" else f" ({folder['status']})"
         print(f"folder     {folder['path']}{note}")
+    for note in info.get("watch_notes", []):
+        print(f"watching   {note}")
     for err in info["errors"]:
         print(f"error      {err['path']}: {err['error']}")
     return 0

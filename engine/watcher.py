@@ -175,6 +175,7 @@ class Watcher:
         self._retry_delay = RETRY_FIRST_S
         self._failing_since: float | None = None
         self._said_failing = False
+        self._handing = False  # a batch was taken and is being handed over
         self.failed_roots: dict[str, str] = {}
         self.notes: list[str] = []  # what the user should know about how folders are watched
         self.batches = 0  # handed over successfully (for tests and status)
@@ -344,6 +345,7 @@ class Watcher:
         now = time.monotonic()
         batch = Batch()
         with self._lock:
+            self._handing = True
             for path, last in list(self._last.items()):
                 if now - last < self.quiet and now - self._first[path] < self.max_wait:
                     continue
@@ -356,6 +358,7 @@ class Watcher:
                     self._pending = Batch()
                 else:
                     batch.paths.add(path)
+            self._handing = bool(batch) or self._retry is not None
         return batch
 
     def _loop(self) -> None:
@@ -372,6 +375,8 @@ class Watcher:
                 self._retry = None
             if batch:
                 self._hand_over(batch)
+            with self._lock:
+                self._handing = False
 
     def _hand_over(self, batch: Batch) -> None:
         try:
@@ -403,4 +408,4 @@ class Watcher:
     def idle(self) -> bool:
         """No change is waiting for its quiet period to end (or to be tried again)."""
         with self._lock:
-            return not self._last and self._retry is None
+            return not self._last and self._retry is None and not self._handing

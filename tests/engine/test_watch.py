@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -9,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import db
 from engine.library import Library
 from engine.search import Query
 from tests.images import picture, write
@@ -110,3 +117,120 @@ def test_new_subfolder_with_files(watching: Library, photos: Path) -> None:
     staging.rename(photos / "imported")
     wait_for(lambda: watching.store.counts()["indexed"] == 2)
     assert names(watching, "purple")[0] == "a.jpg"
+
+
+def indexed_paths(lib: Library) -> set[str]:
+    return {r.path for r in lib.store.files_under(str(lib.folders()[0].path))}
+
+
+def test_delete_then_folder_rename_leaves_no_ghost(watching: Library, photos: Path) -> None:
+    """Case 7: `rm album/a.jpg && mv album album2` left a ghost: search returned
+    album2/a.jpg, which never existed, until the next scan."""
+    write(photos / "album" / "a.jpg", "red", seed=1)
+    write(photos / "album" / "b.jpg", "blue", seed=2)
+    wait_for(lambda: watching.store.counts()["indexed"] == 2)
+    wait_for(settled(watching))
+    (photos / "album" / "a.jpg").unlink()
+    (photos / "album").rename(photos / "album2")
+    wait_for(lambda: str(photos / "album2" / "b.jpg") in indexed_paths(watching))
+    wait_for(settled(watching))
+    assert indexed_paths(watching) == {str(photos / "album2" / "b.jpg")}
+    assert watching.store.counts()["vectors"] == 1
+    assert watching.embedder.stats.images == 2  # the rename kept b's vectors
+    assert all(Path(r.path).exists() for r in watching.search(Query(text="red")))
+
+
+def test_a_batch_that_fails_is_tried_again_not_dropped(
+    watching: Library, photos: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Case 13: the watcher dropped a whole batch (directory moves included) on any error.
+    Here another process holds the database's write lock while a folder is renamed."""
+    write(photos / "album" / "a.jpg", "green", seed=1)
+    wait_for(lambda: watching.store.counts()["indexed"] == 1)
+    wait_for(settled(watching))
+    watching.store._writer.setbusytimeout(100)  # give up on the lock quickly
+    blocker = db.connect(watching.store.path)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        (photos / "album").rename(photos / "trip")
+        wait_for(
+            lambda: any("handling file changes failed" in r.getMessage() for r in caplog.records)
+        )
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    wait_for(lambda: indexed_paths(watching) == {str(photos / "trip" / "a.jpg")})
+    wait_for(settled(watching))
+    assert watching.embedder.stats.images == 1  # moved, not embedded again
+    assert watching.watcher is not None and watching.watcher.alive
+
+
+LIMITED_WATCH = """
+import sys
+with open("/proc/sys/user/max_inotify_watches", "w") as fh:
+    fh.write(sys.argv[1])
+from engine.cli import main
+sys.exit(main(["--device", "cpu", "watch"]))
+"""
+
+
+def _indexed(index: Path) -> set[str]:
+    conn = db.connect(index)
+    try:
+        rows = conn.execute("SELECT path FROM files WHERE status='indexed'").fetchall()
+        return {os.fsdecode(r[0]) for r in rows}
+    finally:
+        conn.close()
+
+
+def test_inotify_limit_falls_back_to_polling_for_every_folder(
+    tmp_path: Path, toy_model: Path
+) -> None:
+    """Case 5: at the inotify watch limit watchdog quietly skips subfolders, so the polling
+    fallback never fired: new files in unwatched folders were not indexed, and nothing was
+    logged. A user namespace gives this `lanterna watch` its own limit of 30 watches."""
+    unshare = shutil.which("unshare")
+    probe = [
+        unshare or "unshare",
+        "--user",
+        "--map-root-user",
+        "sh",
+        "-c",
+        "echo 30 > /proc/sys/user/max_inotify_watches",
+    ]
+    if unshare is None or subprocess.run(probe, capture_output=True).returncode != 0:
+        pytest.skip("needs a user namespace to lower the inotify watch limit")
+    photos = tmp_path / "photos"
+    folders = [photos / f"g{g}" / f"s{s}" for g in range(6) for s in range(10)]  # 67 folders
+    write(folders[0] / "first.png", "red", size=(32, 32))
+    data = tmp_path / "data"
+    env = {**os.environ, "LANTERNA_DATA_DIR": str(data), "LANTERNA_MODEL_DIR": str(toy_model)}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    engine = [sys.executable, "-m", "engine"]
+    subprocess.run([*engine, "folders", "add", str(photos)], env=env, check=True)
+    proc = subprocess.Popen(
+        [unshare, "--user", "--map-root-user", sys.executable, "-c", LIMITED_WATCH, "30"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: _indexed(data / "index.db") == {str(folders[0] / "first.png")}, 60)
+        new = [write(f / "new.png", "blue", seed=i, size=(32, 32)) for i, f in enumerate(folders)]
+        want = {str(p) for p in new} | {str(folders[0] / "first.png")}
+        wait_for(lambda: _indexed(data / "index.db") == want, 60)
+        status = subprocess.run(
+            [*engine, "status", "--json"], env=env, capture_output=True, text=True, check=True
+        )
+        notes = json.loads(status.stdout)["watch_notes"]
+        assert len(notes) == 1 and "inotify watch limit" in notes[0] and str(photos) in notes[0]
+        assert proc.poll() is None, "the watch died"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert err.count("inotify watch limit") == 1, err  # said once
+    assert "Traceback" not in err
