@@ -238,11 +238,11 @@ class ThumbnailCache(QObject):
         return self._tasks.wait(msecs)
 
     def close(self, msecs: int = 5000) -> None:
-        """Drop what waits, let running jobs end, and stop the PDF reader if pages were
-        rendered after the engine closed it (quitting)."""
+        """Drop what waits, let running jobs end, and stop the previews' PDF reader if pages
+        were rendered (quitting); the indexer's reader is the library's own."""
         self.forget()
         self.wait(msecs)
         if self._rendered:
-            from engine.documents import close_worker
+            from engine.documents import PREVIEWS, close_worker
 
-            close_worker()
+            close_worker(PREVIEWS)

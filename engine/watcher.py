@@ -128,6 +128,28 @@ def inotify_watched() -> set[tuple[int, int]] | None:
     return found
 
 
+def inotify_refused(path: str) -> bool | None:
+    """Whether the kernel refuses one more inotify watch (ENOSPC), tried on ``path`` with an
+    instance of our own; None where that cannot be tried. Tells the watch limit apart from a
+    folder made a moment ago, whose watch watchdog adds once it reads the folder's event."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.inotify_init1(os.O_CLOEXEC)
+    except (OSError, AttributeError):
+        return None
+    if fd < 0:
+        return None
+    try:
+        in_attrib = 0x4
+        if libc.inotify_add_watch(fd, os.fsencode(path), in_attrib) >= 0:
+            return False
+        return ctypes.get_errno() == errno.ENOSPC
+    finally:
+        os.close(fd)  # and its watch with it
+
+
 def _top_most(paths: list[str]) -> list[str]:
     out: list[str] = []
     for path in sorted(paths):
@@ -294,7 +316,7 @@ class Watcher:
                     continue  # gone or unreadable: nothing to watch there
                 if (st.st_dev, st.st_ino) not in watched:
                     missing.append(directory)
-        if not missing:
+        if not missing or inotify_refused(missing[0]) is False:
             return []
         by_root: dict[str, list[str]] = {}
         for directory in missing:

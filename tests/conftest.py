@@ -46,9 +46,7 @@ class LogFail(logging.Handler):
         return [r for r in self.records if re.search(pattern, r.getMessage())]
 
     def unexpected(self) -> list[logging.LogRecord]:
-        return [
-            r for r in self.records if not any(p.search(r.getMessage()) for p in self._allowed)
-        ]
+        return [r for r in self.records if not any(p.search(r.getMessage()) for p in self._allowed)]
 
 
 @pytest.fixture(autouse=True)
