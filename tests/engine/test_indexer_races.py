@@ -283,3 +283,32 @@ def test_image_query_scores_identical_content_at_one(library: Library, photos: P
     library.add_folders([photos])
     library.index()
     assert top(library, a)[0] == str(a) and top(library, a)[1] > 0.999
+
+
+def test_schema_step_5_keeps_files_and_adds_retry_times(tmp_path: Path) -> None:
+    """The step that adds ``files.retry_at``, on an index made by the previous version."""
+    from engine.migrations import MIGRATIONS
+
+    path = tmp_path / "index.db"
+    conn = db.connect(path)
+    try:
+        for version, step in enumerate(MIGRATIONS[:4]):
+            with db.transaction(conn):
+                step(conn)
+                conn.execute(f"PRAGMA user_version={version + 1}")
+        conn.execute("INSERT INTO folders(path, added) VALUES(?, 0)", (b"/photos",))
+        conn.execute(
+            "INSERT INTO files(folder_id, path, name, size, mtime_ns, kind, status) "
+            "VALUES(1, ?, 'a.jpg', 1, 1, 'image', 'indexed')",
+            (b"/photos/a.jpg",),
+        )
+        assert db.migrate(conn) == db.LATEST == 5
+        rows = conn.execute("SELECT path, status, retry_at FROM files").fetchall()
+        assert rows == [(b"/photos/a.jpg", "indexed", None)]
+    finally:
+        conn.close()
+    store = Store(path)
+    try:
+        assert store.next_retry() is None and store.counts()["retrying"] == 0
+    finally:
+        store.close()
