@@ -9,16 +9,18 @@ import pytest
 from tests.conftest import LogFail
 
 
-def _record(message: str, level: int = logging.ERROR) -> logging.LogRecord:
-    return logging.LogRecord("engine.test", level, __file__, 1, message, (), None)
-
-
 def test_unexpected_errors_are_told_from_expected_ones() -> None:
     handler = LogFail()
     handler.expect(r"a known \w+")
-    for message in ("a known problem", "a new problem"):
-        handler.handle(_record(message))
-    handler.handle(_record("only a warning", logging.WARNING))  # below the level: not kept
+    log = logging.getLogger("lanterna-logfail-test")
+    log.propagate = False  # only this handler hears it
+    log.addHandler(handler)
+    try:
+        log.error("a known problem")
+        log.error("a new problem")
+        log.warning("only a warning")  # below the level: not kept
+    finally:
+        log.removeHandler(handler)
     assert [r.getMessage() for r in handler.unexpected()] == ["a new problem"]
     assert len(handler.seen("problem")) == 2
 
