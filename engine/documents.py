@@ -500,9 +500,13 @@ def interrupt_worker(client: str) -> None:
     _workers[client].interrupt()
 
 
-def worker_alive(client: str) -> bool:
+def worker_pid(client: str) -> int | None:
+    """The process id of one client's PDF reader, None when it is not running."""
     proc = _workers[client]._proc
-    return proc is not None and bool(proc.is_alive())
+    if proc is None or not proc.is_alive():
+        return None
+    pid: int = proc.pid
+    return pid
 
 
 def render_page(path: str, page: int, max_side: int) -> Image.Image:

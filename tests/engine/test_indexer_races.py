@@ -172,10 +172,12 @@ def test_slow_preview_does_not_kill_the_indexers_pdf_reader(
     pdf = make.pdf(tmp_path / "twelve.pdf", [f"page {n} of a good document" for n in range(1, 13)])
     stream = documents.pages(str(pdf), 64)
     first = next(stream)  # the indexer has opened the file and holds its first pages
+    reader = documents.worker_pid(documents.INDEXING)
     monkeypatch.setattr(documents, "PDF_TIMEOUT_S", 1e-6)
     with pytest.raises(DecodeError, match="gave up"):
         documents.render_page(str(pdf), 1, 800)  # overruns: its worker is killed
     monkeypatch.setattr(documents, "PDF_TIMEOUT_S", 60.0)
+    assert reader is not None and documents.worker_pid(documents.INDEXING) == reader
     rest = list(stream)
     assert [first.number] + [p.number for p in rest] == list(range(1, 13))
     assert "page 12" in rest[-1].text
@@ -189,8 +191,9 @@ def test_a_restarted_pdf_reader_picks_up_where_it_was(tmp_path: Path) -> None:
     next(stream)
     documents.interrupt_worker(documents.INDEXING)
     deadline = time.monotonic() + 10
-    while documents.worker_alive(documents.INDEXING) and time.monotonic() < deadline:
+    while documents.worker_pid(documents.INDEXING) and time.monotonic() < deadline:
         time.sleep(0.01)
+    assert documents.worker_pid(documents.INDEXING) is None
     assert len(list(stream)) == 11
     documents.close_worker()
 
