@@ -878,8 +878,7 @@ class Store:
         ids = [
             int(r[0])
             for r in self._read(
-                "SELECT id FROM items WHERE type=? ORDER BY (id * 2654435761) % 4294967296 "
-                "LIMIT ?",
+                "SELECT id FROM items WHERE type=? ORDER BY (id * 2654435761) % 4294967296 LIMIT ?",
                 (item_type, limit),
             )
         ]
