@@ -70,7 +70,7 @@ def test_an_exact_number_finds_the_invoice_page(qtbot: Any, doc_window: Any) -> 
     assert pane._form.isRowVisible(pane.page)
     assert not pane._form.isRowVisible(pane.dimensions)  # a page has no pixel size
     tooltip = doc_window.model.data(doc_window.model.index(0), Qt.ItemDataRole.ToolTipRole)
-    assert "Matched text on page 3: “Invoice INV-2024-0042" in tooltip
+    assert "Matched text on page 3 · good match: “Invoice INV-2024-0042" in tooltip
 
 
 def test_a_query_in_another_language_finds_the_page(qtbot: Any, doc_window: Any) -> None:
