@@ -105,7 +105,11 @@ def test_atomic_save_and_touch(watching: Library, photos: Path) -> None:
     tmp.replace(target)
     wait_for(lambda: stats.images == 2)
     wait_for(settled(watching))
-    assert watching.search(Query(text="yellow"))[0].path == str(target)
+    yellow = watching.search(Query(text="yellow"))[0]
+    assert watching.search(Query(text="blue")) == []  # the old content is gone
+    blue = watching.search(Query(text="blue", show_all=True))[0]
+    assert yellow.path == blue.path == str(target)
+    assert yellow.match > 0.5 > blue.match and yellow.score > blue.score + 0.2
     same = watching.search(Query(image=str(copy), k=1))[0]
     assert same.path == str(target) and same.score > 0.999  # the new content's vector
 
