@@ -178,7 +178,9 @@ class Library:
         None when another Lanterna is the writer (it rebuilds the index itself)."""
         with self._store_lock:
             old = self.store
-            if not old.closed and old.damaged is None and not db.damage_marker(old.path).exists():
+            if self._closing.is_set():
+                return None
+            if old.damaged is None and not db.damage_marker(old.path).exists():
                 return None  # replaced already, by another thread
             if not old.is_writer:
                 probe = db.WriterLock(old.path)
@@ -560,7 +562,8 @@ class Library:
         retry_check = time.monotonic() + RETRY_CHECK_S
         while not stop.is_set():
             try:
-                if db.damage_marker(self.store.path).exists():  # found by another process
+                if db.damage_marker(self.store.path).exists() and not stop.is_set():
+                    # found by another process
                     if self._replace_damaged() is None:
                         raise IndexError_("the index is damaged and cannot be replaced")
                     first = True

@@ -290,7 +290,7 @@ class Store:
 
     def _damage(self, exc: BaseException) -> IndexDamagedError:
         """Note a damaged page (for this process and, by a marker, for the next opening)."""
-        reason = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
+        reason = str(exc) or type(exc).__name__
         if self.damaged is None:
             self.damaged = reason
             db.mark_damaged(self.path, reason)

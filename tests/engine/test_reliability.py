@@ -556,3 +556,39 @@ def test_a_damaged_page_met_by_a_search_is_set_aside_and_rebuilt(
     found = json.loads(_run_cli(env, "search", "--image", str(photos / "p03.png"), "--json").stdout)
     assert found[0]["path"] == str(photos / "p03.png")
     assert json.loads(_run_cli(env, "status", "--json").stdout)["files"]["indexed"] == 40
+
+
+@pytest.mark.expect_log_errors("the index is damaged", "the index was damaged")
+def test_damage_found_by_a_reader_is_rebuilt_by_the_running_writer(
+    library: Library, photos: Path, data_dir: Path, toy_model: Path
+) -> None:
+    """A search in another process cannot rebuild an index that a watch is updating: it leaves
+    a note, and the watch rebuilds at once (folders kept), without being restarted."""
+    (photos / "notes.txt").write_text("the zebra crossing near the old mill", encoding="utf-8")
+    library.add_folders([photos])
+    stop = threading.Event()
+    thread = threading.Thread(target=library.watch, args=(stop,))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while library.store.counts()["indexed"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        conn = db.connect(library.store.path)
+        conn.execute("DROP TABLE fts_text")
+        conn.close()
+        with (
+            Library(data_dir, toy_model, device="cpu") as reader,
+            pytest.raises(IndexDamagedError, match="no such table") as raised,
+        ):
+            reader.search(Query(text="zebra"))
+        assert "being rebuilt" in raised.value.hint
+        while library.store.recovered is None or library.store.counts()["indexed"] < 1:
+            assert time.monotonic() < deadline + 30, "the watch did not rebuild the index"
+            time.sleep(0.05)
+        assert Path(library.search(Query(text="zebra"))[0].path).name == "notes.txt"
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
