@@ -238,12 +238,24 @@ class Sample:
 
 
 def _sample(pid: int) -> Sample:
-    status = Path(f"/proc/{pid}/status").read_text()
-    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    """Open files, threads and RSS of a process, at rest: the least of three looks 0.3 s apart
+    (a thread or file that comes and goes is no leak; one that stays is)."""
+    looks = []
+    for _ in range(3):
+        status = Path(f"/proc/{pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        looks.append(
+            Sample(
+                fds=len(os.listdir(f"/proc/{pid}/fd")),
+                threads=int(fields["Threads"].strip()),
+                rss_mb=int(fields["VmRSS"].split()[0]) / 1024,
+            )
+        )
+        time.sleep(0.3)
     return Sample(
-        fds=len(os.listdir(f"/proc/{pid}/fd")),
-        threads=int(fields["Threads"].strip()),
-        rss_mb=int(fields["VmRSS"].split()[0]) / 1024,
+        fds=min(s.fds for s in looks),
+        threads=min(s.threads for s in looks),
+        rss_mb=min(s.rss_mb for s in looks),
     )
 
 
@@ -283,6 +295,7 @@ def _found_by_content(lib: Library, root: Path) -> list[str]:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="samples the watch in /proc")
+@pytest.mark.timeout(300 + SOAK_MINUTES * 90)
 def test_watch_follows_churn_with_searches_alongside(tmp_path: Path, toy_model: Path) -> None:
     seed = int(os.environ.get("LANTERNA_CHURN_SEED", str(random.randrange(1 << 30))))
     print(f"\nchurn seed {seed} (LANTERNA_CHURN_SEED={seed} replays it)")
@@ -339,7 +352,7 @@ def test_watch_follows_churn_with_searches_alongside(tmp_path: Path, toy_model: 
             print(f"round {len(rounds)}: {rounds[-1]}")
             return sample
 
-        warm = round_(80)  # pools, readers, the PDF reader and the model are all up after this
+        warm = round_(150)  # pools, readers, the PDF reader, the model's arenas are up after this
         cli = subprocess.run(
             [*engine, "search", "red", "--json"], env=env, capture_output=True, text=True
         )
@@ -356,6 +369,15 @@ def test_watch_follows_churn_with_searches_alongside(tmp_path: Path, toy_model: 
         print(f"operations: {churn.done}")
         print(f"searches alongside: {searches['queries']}, errors: {len(searches['errors'])}")
         print(f"watch after warm-up {warm}, at the end {end}")
+        if len(rounds) > 2:
+            later = rounds[1:]
+            print(
+                f"soak: {len(rounds)} rounds, {sum(r['ops'] for r in rounds)} operations; "
+                f"after round 2: fds {min(r['fds'] for r in later)}-"
+                f"{max(r['fds'] for r in later)}, threads {min(r['threads'] for r in later)}-"
+                f"{max(r['threads'] for r in later)}, RSS {later[0]['rss_mb']} -> "
+                f"{later[-1]['rss_mb']} MB (peak {max(r['rss_mb'] for r in later)})"
+            )
         assert searches["errors"] == [] and searches["queries"] > 0
         with Library(data, toy_model, device="cpu") as lib:
             problems = _found_by_content(lib, root)
