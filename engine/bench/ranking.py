@@ -79,14 +79,17 @@ def measure(geometry: str, root: Path) -> dict[str, object]:
     lib = Library(root / f"data-{geometry}", model, device="cpu")
     lib.add_folders([photos, notes])
     lib.index()
-    rows = []
+    rows: list[dict[str, float | str | None]] = []
     original = search_module.match_of
     try:
         # undo the logistic's saturation to read the strengths themselves
-        search_module.match_of = lambda z: 1 / (1 + math.exp(-max(min(z, 700), -700) / 100))
+        def unsaturated(spreads: float) -> float:
+            return 1 / (1 + math.exp(-max(min(spreads, 700.0), -700.0) / 100))
+
+        search_module.match_of = unsaturated
         for colour, text in QUERIES:
             results = lib.search(Query(text=text, k=100, show_all=True, meaning_only=True))
-            strength = {}
+            strength: dict[str, float] = {}
             for r in results:
                 m = min(max(r.match, 1e-300), 1 - 1e-16)
                 strength.setdefault(r.path, 100 * math.log(m / (1 - m)))
@@ -107,12 +110,13 @@ def measure(geometry: str, root: Path) -> dict[str, object]:
     finally:
         search_module.match_of = original
         lib.close()
-    related = [r["photo"] for r in rows] + [r["note_about_it"] for r in rows if r["note_about_it"]]
+    related = [float(r["photo"] or 0) for r in rows]
+    related += [float(r["note_about_it"] or 0) for r in rows if r["note_about_it"] is not None]
     return {
         "geometry": geometry,
         "rows": rows,
-        "weakest_related": min(related),  # type: ignore[type-var]
-        "strongest_unrelated": max(r["strongest_unrelated"] for r in rows),  # type: ignore[type-var]
+        "weakest_related": min(related),
+        "strongest_unrelated": max(float(r["strongest_unrelated"] or 0) for r in rows),
         "cutoff": search_module.CUTOFF_SPREADS,
     }
 
