@@ -236,8 +236,8 @@ class Searcher:
         else:
             vectors = np.zeros((0, STORED_DIMS), dtype=np.float32)
         with self._lock:
-            assert self._probes is not None
-            self._probes[item_type] = vectors
+            if self._probes is not None:  # a writer's ensure_probes() may have reset it meanwhile
+                self._probes[item_type] = vectors
         return vectors
 
     def _sample(self, item_type: str) -> npt.NDArray[np.float32]:
