@@ -469,6 +469,8 @@ class Library:
                 found = walk(directory, rules)
                 candidates.update(found.files)
                 protect.extend(found.unreadable)
+                # and what the index holds there: a folder made again, or looked at late
+                candidates.update(r.path for r in self.store.files_under(directory))
         for directory in batch.dir_deleted:
             candidates.update(r.path for r in self.store.files_under(directory))
         seen: dict[str, Stat] = {}

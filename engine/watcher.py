@@ -8,11 +8,15 @@ the index can move a whole subtree without re-reading a file.
 A batch whose handling fails (the index busy or full, say) is never dropped: it goes back in
 front of what came since, in order, and is tried again, waiting longer each time.
 
-inotify needs one watch per folder, and watchdog quietly skips the folders it cannot watch once
-the per-user limit (``fs.inotify.max_user_watches``) is reached. So after starting, and after
-each new folder, the watches the kernel really holds (``/proc/self/fdinfo``) are compared with
-the folders on disk; what is not watched is polled instead, and that is said once in the log and
-in :attr:`Watcher.notes` (shown by ``status``).
+inotify needs one watch per folder, and watchdog quietly skips the folders it cannot watch: once
+the per-user limit (``fs.inotify.max_user_watches``) is reached, and for a folder made just
+before one of its parents was renamed (it looks for the folder under the old name). So after
+starting, and after each new or moved folder, the watches the kernel really holds
+(``/proc/self/fdinfo``) are compared with the folders on disk; what is not watched is polled
+instead. The limit is said once in the log and in :attr:`Watcher.notes` (shown by ``status``).
+
+Polling is done by the consumer thread itself (a snapshot of each polled tree every
+``poll_interval`` seconds, compared with the last one), so falling back adds no thread.
 """
 
 from __future__ import annotations
@@ -37,12 +41,13 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserver
+from watchdog.utils.dirsnapshot import DirectorySnapshot, DirectorySnapshotDiff
 
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 2.0  # how often a polled folder tree is compared with its last snapshot
 MAX_POLLED_TREES = 8  # beyond this many separate unwatched trees, poll the whole root
+SUSPECT_WAIT_S = 2.0  # an unwatched new folder is polled if still unwatched after this
 RETRY_FIRST_S = 0.5  # a failed batch is tried again after this, doubling up to RETRY_MAX_S
 RETRY_MAX_S = 30.0
 LIMIT_HINT = "raise fs.inotify.max_user_watches to avoid this"
@@ -188,8 +193,10 @@ class Watcher:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._observers: list[BaseObserver] = []
-        self._poller: BaseObserver | None = None
-        self._polled: list[str] = []  # trees polled because inotify could not watch them
+        # trees polled (inotify cannot watch them, or polling was asked for): last snapshot
+        self._polled: dict[str, DirectorySnapshot] = {}
+        self._next_poll = 0.0
+        self._suspects: dict[str, float] = {}  # unwatched folders, maybe not watched *yet*
         self._handler = _Handler(self)
         self._thread: threading.Thread | None = None
         self._retry: Batch | None = None
@@ -268,20 +275,46 @@ class Watcher:
         self.check_watches(root)
         return observer
 
-    def _poll(self, tree: str) -> None:
-        """Poll ``tree`` (recursively) for changes: the fallback when it cannot be watched."""
+    def _poll(self, tree: str, *, announce: bool = False) -> None:
+        """Poll ``tree`` (recursively) for changes: the fallback when it cannot be watched.
+        ``announce``: changes may already have been missed there, so the tree is handed over
+        as a new folder (looked at whole) with the next batch."""
         if self._is_polled(tree):
             return
-        if self._poller is None:
-            self._poller = PollingObserver(timeout=self.poll_interval)
-            self._poller.start()
         try:
-            self._poller.schedule(self._handler, tree, recursive=True)
+            snapshot = DirectorySnapshot(tree, recursive=True)
         except OSError as exc:
-            self.failed_roots[tree] = exc.strerror or str(exc)
-            log.warning("cannot watch %s: %s", tree, exc)
+            if os.path.isdir(tree):
+                self.failed_roots[tree] = exc.strerror or str(exc)
+                log.warning("cannot watch %s: %s", tree, exc)
             return
-        self._polled.append(tree)
+        for polled in [p for p in self._polled if p.startswith(tree.rstrip(os.sep) + os.sep)]:
+            del self._polled[polled]  # inside the new tree
+        self._polled[tree] = snapshot
+        if announce:
+            self.note_dir(tree, created=True)
+
+    def _poll_now(self) -> None:
+        """Compare each polled tree with its last snapshot and record what changed."""
+        for tree, before in list(self._polled.items()):
+            try:
+                after = DirectorySnapshot(tree, recursive=True)
+            except OSError:
+                del self._polled[tree]  # gone (renamed or removed): its parent's events say so
+                continue
+            self._polled[tree] = after
+            diff = DirectorySnapshotDiff(before, after)
+            for path in [*diff.files_created, *diff.files_deleted, *diff.files_modified]:
+                self.note(_text(path))
+            for src, dest in diff.files_moved:
+                self.note(_text(src))
+                self.note(_text(dest))
+            for src, dest in diff.dirs_moved:
+                self.note_dir_move(_text(src), _text(dest))
+            for path in diff.dirs_created:
+                self.note_dir(_text(path), created=True)
+            for path in diff.dirs_deleted:
+                self.note_dir(_text(path), created=False)
 
     def _root_of(self, path: str) -> str | None:
         best = None
@@ -295,9 +328,42 @@ class Watcher:
     def _is_polled(self, path: str) -> bool:
         return any(path == p or path.startswith(p.rstrip(os.sep) + os.sep) for p in self._polled)
 
-    def check_watches(self, *tops: str) -> list[str]:
+    def _recheck_suspects(self) -> None:
+        """Folders unwatched a while ago and unwatched still: watchdog missed them (it looked
+        for them under a parent's old name); poll them, and look at them whole once."""
+        now = time.monotonic()
+        due = [d for d, seen in self._suspects.items() if now - seen >= SUSPECT_WAIT_S]
+        if not due:
+            return
+        for directory in due:
+            del self._suspects[directory]
+        due = [d for d in due if os.path.isdir(d) and not self._is_polled(d)]
+        watched = inotify_watched() if due else None
+        if not watched:
+            return
+        missed = []
+        for directory in due:
+            try:
+                st = os.stat(directory)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) not in watched:
+                missed.append(directory)
+        for root, dirs in self._by_root(missed).items():
+            trees = _top_most(dirs)
+            for tree in [root] if len(trees) > MAX_POLLED_TREES else trees:
+                self._poll(tree, announce=True)
+            log.info("%d new folders under %s were not watched; they are polled", len(dirs), root)
+
+    def _by_root(self, paths: list[str]) -> dict[str, list[str]]:
+        by_root: dict[str, list[str]] = {}
+        for path in paths:
+            by_root.setdefault(self._root_of(path) or path, []).append(path)
+        return by_root
+
+    def check_watches(self, *tops: str, announce: bool = False) -> list[str]:
         """Folders below (and including) ``tops`` that inotify does not watch: they are polled
-        from now on. Returns them."""
+        from now on (``announce``: and looked at whole once). Returns them."""
         if self.polling or self._stop.is_set():
             return []
         watched = inotify_watched()
@@ -316,15 +382,19 @@ class Watcher:
                     continue  # gone or unreadable: nothing to watch there
                 if (st.st_dev, st.st_ino) not in watched:
                     missing.append(directory)
-        if not missing or inotify_refused(missing[0]) is False:
+        if not missing:
             return []
-        by_root: dict[str, list[str]] = {}
-        for directory in missing:
-            by_root.setdefault(self._root_of(directory) or directory, []).append(directory)
-        for root, dirs in by_root.items():
+        if inotify_refused(missing[0]) is False:
+            # not the limit: watchdog may add their watches still (it reads their events
+            # after us); look again in a moment
+            now = time.monotonic()
+            for directory in missing:
+                self._suspects.setdefault(directory, now)
+            return []
+        for root, dirs in self._by_root(missing).items():
             trees = _top_most(dirs)
             for tree in [root] if len(trees) > MAX_POLLED_TREES else trees:
-                self._poll(tree)
+                self._poll(tree, announce=announce)
             self._say(
                 f"the inotify watch limit is reached: folders under {root} that cannot be "
                 f"watched are polled every {self.poll_interval:g} s instead ({LIMIT_HINT})"
@@ -345,7 +415,7 @@ class Watcher:
             self._thread.join(timeout=60)
             if self._thread.is_alive():
                 log.warning("the watcher is still handling changes after 60 s")
-        observers = [*self._observers, *([self._poller] if self._poller else [])]
+        observers = list(self._observers)
         for observer in observers:
             try:
                 observer.stop()
@@ -389,6 +459,11 @@ class Watcher:
             self._wake.wait(tick)
             if self._stop.is_set():
                 break
+            if self._polled and time.monotonic() >= self._next_poll:
+                self._poll_now()
+                self._next_poll = time.monotonic() + self.poll_interval
+            if self._suspects:
+                self._recheck_suspects()
             if self._retry is not None and time.monotonic() < self._retry_at:
                 continue
             batch = self._take_ready()
@@ -425,7 +500,7 @@ class Watcher:
         new_dirs = batch.dir_created | {dest for _src, dest in batch.dir_moves}
         tops = [d for d in _top_most(list(new_dirs)) if self._root_of(d) and os.path.isdir(d)]
         if tops:
-            self.check_watches(*tops)
+            self.check_watches(*tops, announce=True)
 
     def idle(self) -> bool:
         """No change is waiting for its quiet period to end (or to be tried again)."""
