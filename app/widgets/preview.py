@@ -172,7 +172,7 @@ class PreviewPane(QWidget):
         form.addRow("Size", self.file_size)
         form.addRow("Dimensions", self.dimensions)
         form.addRow("Taken", self.taken)
-        form.addRow("Score", self.score)
+        form.addRow("Match", self.score)
         self._taken_label = form.labelForField(self.taken)
 
         self.empty = QLabel("Select a result to see it here.")
@@ -232,8 +232,11 @@ class PreviewPane(QWidget):
         if isinstance(self._taken_label, QLabel):
             self._taken_label.setText("Modified" if document else "Taken")
         self.taken.setText(human_date(entry.taken))
-        self.score.setText(f"{entry.score:.3f}" if entry.score is not None else "")
-        self._form.setRowVisible(self.score, entry.score is not None)
+        # the calibrated match in words, not the raw cosine (not comparable across kinds)
+        self.score.setText(
+            f"{entry.strength} ({entry.match:.2f})" if entry.match is not None else ""
+        )
+        self._form.setRowVisible(self.score, entry.match is not None)
         self._load_picture()
         self.info_wanted.emit(entry.path)
 
