@@ -841,7 +841,11 @@ class Store:
         ]
 
     def vectors(self, item_ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
-        """The stored vectors of these items (those still there)."""
+        """The stored vectors of these items (those still there); from the in-memory index
+        when it is current (sqlite-vec answers ``IN (…)`` by a scan)."""
+        index = self._fast_index()
+        if index is not None:
+            return index.vectors(list(item_ids))
         out: dict[int, npt.NDArray[np.float32]] = {}
         ids = list(item_ids)
         for start in range(0, len(ids), 500):
@@ -875,13 +879,34 @@ class Store:
 
         The order is a fixed scramble of the ids (Knuth's multiplicative hash), not random():
         the same index always gives the same sample, so rankings are repeatable."""
-        ids = [
-            int(r[0])
-            for r in self._read(
-                "SELECT id FROM items WHERE type=? ORDER BY (id * 2654435761) % 4294967296 LIMIT ?",
-                (item_type, limit),
-            )
-        ]
+        top = self._read("SELECT max(id) FROM items")[0][0]
+        ids: list[int] = []
+        if top and top > 16 * limit:
+            # a large index: look up ids spread over its whole range (no scan, no sort)
+            step = top / (8 * limit)
+            spread = [
+                1 + int(i * step) + (i * 2654435761) % max(int(step), 1) for i in range(8 * limit)
+            ]
+            for start in range(0, len(spread), 500):
+                chunk = spread[start : start + 500]
+                ids.extend(
+                    int(r[0])
+                    for r in self._read(
+                        "SELECT id FROM items WHERE type=? "
+                        f"AND id IN ({_placeholders(len(chunk))})",
+                        [item_type, *chunk],
+                    )
+                )
+            ids = ids[:: max(1, len(ids) // limit)][:limit]
+        if len(ids) < limit // 4:
+            ids = [
+                int(r[0])
+                for r in self._read(
+                    "SELECT id FROM items WHERE type=? "
+                    "ORDER BY (id * 2654435761) % 4294967296 LIMIT ?",
+                    (item_type, limit),
+                )
+            ]
         found = list(self.vectors(ids).values())
         if not found:
             return np.zeros((0, VECTOR_DIMS), dtype=np.float32)
