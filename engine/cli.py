@@ -80,6 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="what the index holds and which model runs where")
     st.add_argument("--json", action="store_true")
 
+    ocr = sub.add_parser("ocr", help="read text in photos and scans (on by default), or not")
+    ocr.add_argument(
+        "state",
+        nargs="?",
+        choices=["on", "off"],
+        help="on: read it at the next `index` or `watch`; off: forget what was read "
+        "(the pictures' own vectors stay). Without this: show the setting",
+    )
+
     bench = sub.add_parser("bench", help="measure this machine against the speed budgets")
     bench.add_argument("--quick", action="store_true", help="the short run (under 3 minutes)")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -220,6 +229,9 @@ def _cmd_search(lib: Any, args: argparse.Namespace) -> int:
     for r in results:
         where = f"  p.{r.item}" if r.kind == "document" else ""
         print(f"{r.score:6.3f}  {display(r.path)}{where}")
+        if r.source == "ocr" and r.line:
+            place = "in the image" if r.kind == "image" else f"on scanned page {r.item}"
+            print(f"        text {place}: “{r.line}”")
     return 0
 
 
@@ -241,6 +253,17 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
         )
     else:
         print(f"model      {info['model_error']}")
+    o = info["ocr"]
+    if o["unavailable"]:
+        print(f"text       not read: {o['unavailable']}")
+    elif not o["enabled"]:
+        print("text       reading text in pictures is off (`lanterna ocr on`)")
+    else:
+        print(
+            f"text       images with text: {o['images_with_text']}, scanned pages read: "
+            f"{o['document_pages_with_text']}, files waiting to be read: {o['pending']}"
+            + (f", unreadable: {o['errors']}" if o["errors"] else "")
+        )
     for folder in info["folders"]:
         note = "" if folder["status"] == "ok" else f" ({folder['status']})"
         print(f"folder     {folder['path']}{note}")
@@ -249,7 +272,20 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ocr(lib: Any, args: argparse.Namespace) -> int:
+    if args.state is None:
+        print("on" if lib.ocr_enabled() else "off")
+        return 0
+    dropped = lib.set_ocr(args.state == "on")
+    if args.state == "on":
+        print("text in photos and scans will be read at the next `lanterna index` or `watch`")
+    else:
+        print(f"off; {dropped} passages of text read from pictures forgotten")
+    return 0
+
+
 COMMANDS = {
+    "ocr": _cmd_ocr,
     "folders": _cmd_folders,
     "index": _cmd_index,
     "watch": _cmd_watch,

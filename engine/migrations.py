@@ -105,5 +105,25 @@ def _v3(conn: Any) -> None:
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('vec_generation', '0')")
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3]
+def _v4(conn: Any) -> None:
+    """Text read from pictures (OCR): passages are items with ``source = 'ocr'`` and the boxes
+    of their lines; ``ocr_files`` records which content was read, so reading resumes where it
+    stopped and a changed file is read again."""
+    conn.execute(
+        """
+        ALTER TABLE items ADD COLUMN source TEXT;
+        ALTER TABLE items ADD COLUMN boxes TEXT;
+        CREATE TABLE ocr_files(
+            file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+            hash TEXT NOT NULL,
+            lines INTEGER NOT NULL,
+            pages INTEGER NOT NULL,
+            error TEXT,
+            read_at REAL NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4]
 LATEST = len(MIGRATIONS)

@@ -185,13 +185,14 @@ def models_dir() -> Path:
 
 def available() -> str | None:
     """None if OCR can run here, else why not (one line)."""
+    import importlib.util
+
     try:
         models_dir()
-        import cv2  # noqa: F401  (rapidocr's image operations)
     except OcrUnavailable as exc:
         return exc.one_line()
-    except ImportError as exc:
-        return f"{OcrUnavailable.title}: {exc}"
+    if importlib.util.find_spec("cv2") is None:  # rapidocr's image operations (OpenCV)
+        return f"{OcrUnavailable.title}: OpenCV (opencv-python-headless) is not installed"
     return None
 
 

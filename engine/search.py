@@ -45,14 +45,20 @@ class Result:
     type: str
     snippet: str | None
     taken: float | None
+    source: str | None = None  # "ocr": matched text read from the picture (engine.ocrindex)
+    line: str | None = None  # that text's line that matched best
+    boxes: tuple[tuple[float, float, float, float], ...] = ()  # its lines, 0..1 of the picture
 
     def as_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "path": display(self.path),
             "score": round(self.score, 6),
             "kind": self.kind,
             "item": self.item,
         }
+        if self.source == "ocr":
+            out["text_in_image"] = self.line
+        return out
 
 
 def parse_date(text: str, *, end: bool = False) -> float:
