@@ -278,9 +278,9 @@ class Library:
     # -- text in pictures (OCR) --------------------------------------------------------------
 
     def ocr_enabled(self) -> bool:
-        from .ocrindex import SETTING
+        from .ocrindex import SETTING, default_enabled
 
-        return bool(self.store.setting(SETTING, True))
+        return bool(self.store.setting(SETTING, default_enabled()))
 
     def set_ocr(self, enabled: bool) -> int:
         """Turn reading text in pictures on or off. Off forgets the text read so far (the

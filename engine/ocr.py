@@ -51,6 +51,8 @@ DET_SIDE = 1600  # the full detection pass sees at most this long a side...
 DET_PIXELS = 1_600_000  # ...and this many pixels
 MAX_LINE_SHARE = 0.45  # of the picture's shorter side: a taller "line" is not text
 MAX_LINE_AREA = 0.5  # of the picture's area
+SMALL_LINE_SHARE = 0.2  # a line this short (of the shorter side) passes the gate on any score
+SURE_TEXT = 0.6  # the detector's score a taller region needs to pass the gate
 MIN_CONFIDENCE = 0.5  # recognised lines below this are noise more often than text
 UPRIGHT_CONFIDENCE = 0.9  # the direction model's certainty needed to turn a line over
 OCR_TIMEOUT_S = 60.0  # per picture, in the worker
@@ -348,15 +350,18 @@ class Recognizer:
             return False
         # Blurred, grainy photos can make the detector outline most of the picture as one
         # "region": a line of text is far smaller than the picture it is in.
+        # Smooth blocks of colour can pass too, weakly: a tall region needs a sure score.
         short = min(small.size)
-        for box in found.boxes:
+        scores = found.scores if found.scores is not None else [1.0] * len(found.boxes)
+        for box, score in zip(found.boxes, scores, strict=True):
             pts = np.asarray(box, dtype=np.float32)
             height = min(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2]))
             width = max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[3] - pts[2]))
-            if (
-                height <= MAX_LINE_SHARE * short
-                and width * height <= MAX_LINE_AREA * small.size[0] * small.size[1]
-            ):
+            if height > MAX_LINE_SHARE * short:
+                continue
+            if width * height > MAX_LINE_AREA * small.size[0] * small.size[1]:
+                continue
+            if float(score) >= SURE_TEXT or height <= SMALL_LINE_SHARE * short:
                 return True
         return False
 

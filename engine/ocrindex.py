@@ -44,6 +44,12 @@ MAX_PAGES = 200  # scanned pages read per document (the rest stay findable by th
 READ_KINDS = (IMAGE, DOCUMENT)
 
 
+def default_enabled() -> bool:
+    """On, unless $LANTERNA_OCR says off (for a machine, or a test suite, that should not read
+    text in pictures unless asked); the setting, once made, wins."""
+    return os.environ.get("LANTERNA_OCR", "on").strip().lower() not in ("0", "off", "no", "false")
+
+
 @dataclass
 class OcrRunStats:
     files: int = 0  # files read (whatever they held)
