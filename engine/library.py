@@ -75,6 +75,7 @@ class Library:
         self._index_lock = threading.Lock()
         self.watcher: Watcher | None = None
         self._wake = threading.Event()
+        self._searcher: Searcher | None = None
         self._ocr_worker: OcrWorker | None = None
         self._ocr_lock = threading.Lock()
         self._ocr_unavailable: str | None = None
@@ -269,6 +270,7 @@ class Library:
         if self.store.count_pending():
             embedder = self.embedder
             with self._index_lock:
+                self.searcher().ensure_probes()
                 indexer = Indexer(self.store, embedder, workers=self.workers)
                 run = indexer.run(cancel=cancel, pause=pause, progress=progress)
         if not run.cancelled and not (cancel is not None and cancel.is_set()):
@@ -436,16 +438,24 @@ class Library:
 
     # -- searching ---------------------------------------------------------------------------
 
+    def searcher(self) -> Searcher:
+        """The one searcher of this library (it caches the calibration background)."""
+        embedder = self.embedder
+        searcher = self._searcher
+        if searcher is None or searcher.embedder is not embedder:
+            searcher = self._searcher = Searcher(self.store, embedder)
+        return searcher
+
     def search(self, query: Query) -> list[Result]:
         from .ocrindex import annotate
 
-        return annotate(self.store, Searcher(self.store, self.embedder).search(query), query.text)
+        return annotate(self.store, self.searcher().search(query), query.text)
 
     def similar(self, path: str, query: Query | None = None) -> list[Result]:
         row = self.store.files_by_path([normalise(path)]).get(normalise(path))
         if row is None:
             raise ConfigError(f"{paths.display(path)} is not in the index")
-        return Searcher(self.store, self.embedder).similar(row.id, query or Query())
+        return self.searcher().similar(row.id, query or Query())
 
     def file_info(self, path: str) -> FileRow | None:
         """What the index knows of a file: size, dimensions, capture date, status, error."""

@@ -219,7 +219,7 @@ def test_unreadable_text_is_one_line_and_the_file_stays_findable(
     assert lib.search(Query(text="a", k=5))
 
 
-def test_migration_to_v4_keeps_existing_items(tmp_path: Path) -> None:
+def test_migration_to_v5_keeps_existing_items(tmp_path: Path) -> None:
     path = tmp_path / "index.db"
     conn = db.connect(path)
     for step in MIGRATIONS[: LATEST - 1]:
