@@ -114,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only",
         action="append",
-        choices=["decode", "pipeline", "query", "memory", "gui"],
+        choices=["decode", "pipeline", "query", "memory", "gui", "ocr"],
         help="run only this part (repeatable)",
     )
 

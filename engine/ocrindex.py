@@ -144,6 +144,23 @@ class OcrIndexer:
         stats = OcrRunStats()
         started = time.monotonic()
         total = self.store.count_ocr_pending(READ_KINDS)
+
+        def report(path: str | None) -> None:
+            if progress is not None:
+                done = stats.files + stats.skipped
+                progress(
+                    Progress(
+                        done,
+                        max(total, done),
+                        stats.errors,
+                        stats.with_text,
+                        path,
+                        time.monotonic() - started,
+                        stage="text",
+                    )
+                )
+
+        report(None)
         for row in self._pending():
             if cancel.is_set():
                 stats.cancelled = True
@@ -154,18 +171,7 @@ class OcrIndexer:
             while pause is not None and pause.is_set() and not cancel.is_set():
                 time.sleep(0.1)
             self._read_one(row, stats, cancel)
-            if progress is not None:
-                progress(
-                    Progress(
-                        stats.files + stats.skipped,
-                        max(total, stats.files + stats.skipped),
-                        stats.errors,
-                        stats.with_text,
-                        row.path,
-                        time.monotonic() - started,
-                        stage="text",
-                    )
-                )
+            report(row.path)
         stats.seconds = time.monotonic() - started
         return stats
 
