@@ -127,6 +127,9 @@ def _run_search(lib: Library, req: SearchRequest) -> list[Entry]:
             type=r.type,
             snippet=r.snippet,
             taken=r.taken,
+            source=r.source,
+            line=r.line,
+            boxes=r.boxes,
         )
         for r in results
     ]
@@ -460,6 +463,15 @@ class Bridge(QObject):
         def work(lib: Library) -> None:
             lib.set_rules(excludes=excludes, include_hidden=include_hidden)
             self.restart_watch()
+
+        self.call(work, lambda _: self._changed(None, None))
+
+    def set_ocr(self, enabled: bool) -> None:
+        """Read text in photos and scans, or forget it (the pictures' vectors stay)."""
+
+        def work(lib: Library) -> None:
+            lib.set_ocr(enabled)
+            self._wake_watch(lib)
 
         self.call(work, lambda _: self._changed(None, None))
 

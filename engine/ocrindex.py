@@ -270,7 +270,10 @@ def annotate(store: Store, results: Sequence[Result], text: str) -> list[Result]
         if line is None or not size[0] or not size[1]:
             out.append(r)
             continue
-        marked = [ln for ln in lines if any(w in ln.text.lower() for w in query_words)] or [line]
+        # mark the lines that hold as many of the words as the best one does (all of them
+        # where the words are on several lines alike), else the line that matched by meaning
+        most = _hits(line, query_words)
+        marked = [ln for ln in lines if most and _hits(ln, query_words) == most] or [line]
         out.append(
             replace(
                 r,
@@ -280,6 +283,11 @@ def annotate(store: Store, results: Sequence[Result], text: str) -> list[Result]
             )
         )
     return out
+
+
+def _hits(line: Line, query_words: Sequence[str]) -> int:
+    low = line.text.lower()
+    return sum(1 for w in query_words if w in low)
 
 
 def _plain(snippet: str) -> str:

@@ -73,6 +73,9 @@ class Entry:
     size: int | None = None
     width: int | None = None
     height: int | None = None
+    source: str | None = None  # "ocr": the text matched was read from the picture
+    line: str | None = None  # that text's line that matched
+    boxes: tuple[tuple[float, float, float, float], ...] = ()  # where, 0..1 of the picture
 
     @property
     def name(self) -> str:
@@ -108,6 +111,10 @@ class Entry:
             return "Recently added"
         if self.type == "name":
             return "Matched the file name"
+        if self.source == "ocr":
+            if self.is_document:
+                return f"Matched text in the scan of page {self.page}"
+            return "Matched text in the image"
         if self.type == "text":
             return f"Matched text on page {self.page}" if self.is_document else "Matched its text"
         if self.is_document:
@@ -116,6 +123,8 @@ class Entry:
 
     def why_in_full(self) -> str:
         """:meth:`why`, with the matching passage when there is one (tooltips, screen readers)."""
+        if self.score is not None and self.source == "ocr" and self.line:
+            return f"{self.why()}: “{self.line}”"
         if self.score is not None and self.type == "text" and self.snippet:
             return f"{self.why()}: “{snippet_text(self.snippet)}”"
         return self.why()
