@@ -79,6 +79,7 @@ class Result:
     match: float = 0.0  # calibrated, in [0, 1]; 0.5 is the cut-off
     how: str = "image"  # "image", "text", "keyword" (a word of the text) or "name"
     weak: bool = False  # below the cut-off (only with show_all)
+    spreads: float = 0.0  # how far the best item stands above unrelated items of its type
     source: str | None = None  # "ocr": matched text read from the picture (engine.ocrindex)
     line: str | None = None  # that text's line that matched best
     boxes: tuple[tuple[float, float, float, float], ...] = ()  # its lines, 0..1 of the picture
@@ -171,6 +172,7 @@ class _Part:
 @dataclass
 class _Candidate:
     file_id: int
+    match: float = -math.inf
     spreads: float = -math.inf
     item_id: int | None = None
     page: int = 1
@@ -470,25 +472,30 @@ class Searcher:
             vector = vectors.get(item_id)
             if vector is None or item_type not in ITEM_TYPES:
                 continue
-            value = 0.0
+            # Parts meet as matches, which saturate, so one part that stands out very far (a
+            # near-duplicate picture) cannot drown the others; spreads break ties among them.
+            match = spreads_total = 0.0
             best_cosine = -1.0
             for part in parts:
                 cosine = float(vector @ part.vector)
                 spreads = part.spreads(item_type, cosine)
-                if part.negative:
-                    value -= part.weight * max(spreads, 0.0) / total
-                else:
-                    value += part.weight * spreads / total
+                sign = -1.0 if part.negative else 1.0
+                match += sign * part.weight * match_of(spreads) / total
+                spreads_total += (
+                    sign * part.weight * (max(spreads, 0.0) if part.negative else spreads) / total
+                )
+                if not part.negative:
                     best_cosine = max(best_cosine, cosine)
             c = candidates[file_id]
-            if value > c.spreads:
-                c.spreads, c.item_id, c.page, c.type, c.text = value, item_id, page, item_type, text
+            if (match, spreads_total) > (c.match, c.spreads):
+                c.match, c.spreads = max(match, 0.0), spreads_total
+                c.item_id, c.page, c.type, c.text = item_id, page, item_type, text
                 c.cosine = best_cosine
 
     @staticmethod
     def _result(c: _Candidate, paths: dict[int, tuple[str, str, float | None]]) -> Result:
         path, kind, taken = paths[c.file_id]
-        match = match_of(c.spreads)
+        match = max(c.match, 0.0)
         page, snippet, how, item_type = c.page, c.text, c.type, c.type
         exact = c.keyword is not None or c.name_hit is not None
         if c.keyword is not None:
@@ -510,10 +517,12 @@ class Searcher:
             match=match,
             how=how,
             weak=not exact and match < GOOD,
+            spreads=c.spreads if math.isfinite(c.spreads) else -1e9,
         )
 
 
-def _order(r: Result) -> tuple[int, float, int]:
-    """Exact words first, then the calibrated match; the file id breaks ties the same way always."""
+def _order(r: Result) -> tuple[int, float, float, int]:
+    """Exact words first, then the calibrated match, then how far it stands out; the file id
+    breaks what ties remain the same way always."""
     exact = r.how in ("keyword", "name")
-    return (0 if exact else 1, -r.match, r.file_id)
+    return (0 if exact else 1, -r.match, -r.spreads, r.file_id)

@@ -214,6 +214,18 @@ _FILLER_TEXT = """
 """
 FILLER_WORDS: tuple[str, ...] = tuple(_FILLER_TEXT.split())
 
+# Function words and punctuation carry almost nothing in a real model's pooled text; in the
+# "clip" toy their rows are tiny, so two texts are not alike just because both hold "the" or ":"
+# (the query prefix holds them too).
+_FUNCTION_TEXT = """
+    a an the of in on at with and or to for from by is are my our this that it its
+    un une le la les de des du et en sur avec dans ein eine einer der die das den dem und mit im
+    auf von una el los las y con il lo gli di e o os um uma и в на с και و और 的 い の は が を に
+    と で な た し す : , . ; ! ? ' " ( ) - /
+"""
+FUNCTION_WORDS: frozenset[str] = frozenset(_FUNCTION_TEXT.split())
+CLIP_FUNCTION_NORM = 0.03
+
 MATRYOSHKA_DIMS = (32, 64, 128, 256, 512, 768, 1024)
 KEPT_DIMS = 256  # what the engine keeps; the concept space lives here
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -381,9 +393,10 @@ def _text_table(
             kept = concepts[carriers[token]] + _random_vectors(rng, 1, KEPT_DIMS, COLOUR_WORD_NOISE)
             rest_norm = COLOUR_WORD_NOISE
         else:
-            kept = _random_vectors(rng, 1, KEPT_DIMS, filler_kept)
+            small = clip and token in FUNCTION_WORDS
+            kept = _random_vectors(rng, 1, KEPT_DIMS, CLIP_FUNCTION_NORM if small else filler_kept)
             rest_norm = filler_rest
-            if token in prefix_pieces and prefix_direction is not None:
+            if token in prefix_pieces and prefix_direction is not None and not small:
                 kept = kept + CLIP_PREFIX_PULL * prefix_direction
         table[row, :KEPT_DIMS] = kept[0]
         if rest:
