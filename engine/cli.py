@@ -130,11 +130,15 @@ class _Bar:
     def __init__(self, desc: str) -> None:
         from tqdm import tqdm
 
+        self.desc = desc
         self.bar = tqdm(total=0, desc=desc, unit="file", disable=None, file=sys.stderr)
 
     def __call__(self, p: Any) -> None:
         if self.bar.disable:
             return
+        self.bar.set_description(
+            "reading text" if getattr(p, "stage", "index") == "text" else self.desc, refresh=False
+        )
         self.bar.total = p.total
         self.bar.n = p.done
         self.bar.set_postfix(errors=p.errors, refresh=False)

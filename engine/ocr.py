@@ -527,6 +527,20 @@ class OcrWorker:
             raise DecodeError(str(value))
         return value
 
+    def peak_rss(self) -> int | None:
+        """The worker's peak resident memory in bytes (Linux), None if unknown or not running."""
+        proc = self._proc
+        if proc is None or not proc.is_alive():
+            return None
+        try:
+            with open(f"/proc/{proc.pid}/status") as fh:
+                for row in fh:
+                    if row.startswith("VmHWM:"):
+                        return int(row.split()[1]) * 1024
+        except (OSError, ValueError):
+            return None
+        return None
+
     def provider(self) -> str:
         """The provider the worker's models run on (starts the worker; loading may take a
         second or two)."""

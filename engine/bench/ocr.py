@@ -109,6 +109,7 @@ def bench_ocr(
             if ocr_on:
                 vision_s = (marks[0] if marks else time.perf_counter()) - start
                 found = lib.store.ocr_counts()
+                worker_rss = lib.ocr_worker().peak_rss()
     files = len(list(mixed.iterdir()))
     return {
         "provider": provider,
@@ -129,6 +130,7 @@ def bench_ocr(
         "vision_stage_ratio_on_off": round(runs["off"] / vision_s, 3) if vision_s else None,
         "mixed_images_with_text": found["images_with_text"],
         "mixed_scanned_pages": found["document_pages_with_text"],
+        "worker_peak_rss_mib": round(worker_rss / 2**20) if worker_rss else None,
     }
 
 
@@ -153,6 +155,11 @@ def render_ocr(o: dict[str, Any], w: Any) -> None:
         "with it (vectors first: "
         f"{o['mixed_vision_stage_s_ocr_on']:.1f} s); OCR is "
         f"{o['ocr_share_of_indexing'] * 100:.0f} % of the indexing time"
+        + (
+            f"; OCR worker peak RSS {o['worker_peak_rss_mib']} MiB"
+            if o.get("worker_peak_rss_mib")
+            else ""
+        )
         + (" (the toy's tower costs ~nothing: give --model for the real share)" if o["toy"] else "")
         + "\n"
     )

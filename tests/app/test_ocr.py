@@ -79,3 +79,14 @@ def test_the_setting_turns_reading_off_without_new_vectors(
     qtbot.keyClicks(window.search, "INV-2024-0042")
     settle(window)
     assert all(e.source is None for e in window.model.entries)
+
+
+def test_status_bar_says_when_text_is_being_read(qtbot: Any) -> None:
+    from app.widgets.status import IndexStatus
+
+    bar = IndexStatus()
+    qtbot.addWidget(bar)
+    bar.show_progress(3, 12, 0, 20.0)
+    assert bar.counts.text().startswith("Indexing…")
+    bar.show_progress(1, 4, 0, 5.0, "text")
+    assert bar.counts.text().startswith("Reading text in pictures… 1 file of 4")
