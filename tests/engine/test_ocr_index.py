@@ -242,3 +242,34 @@ def test_migration_to_v5_keeps_existing_items(tmp_path: Path) -> None:
         assert db.user_version(store.reader()) == LATEST
     finally:
         store.close()
+
+
+def test_text_is_written_only_for_the_content_that_was_read(tmp_path: Path) -> None:
+    """A file re-embedded (new content) while its old content was being read gets nothing."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from engine.store import Indexed, ItemVector, Store
+
+    store = Store(tmp_path / "index.db")
+    try:
+        folder_id = store.add_folder(str(tmp_path / "p"))
+        path = str(tmp_path / "p" / "a.jpg")
+        store.add_files([(folder_id, path, 10, 1, "image")])
+        row = store.files_by_path([path])[path]
+        vec = np.zeros(256, dtype=np.float32)
+        vec[0] = 1.0
+        store.store_indexed(
+            [Indexed(row, [ItemVector(1, "image", vec)], digest="old", size=10, mtime_ns=1)]
+        )
+        (pending,) = store.ocr_pending(10, ("image",))
+        passage = ItemVector(1, "text", vec, text="Invoice 42", source="ocr", boxes="{}")
+        assert not store.store_ocr(replace(pending, hash="older"), [passage], lines=1, pages=1)
+        assert store.ocr_counts()["files_read"] == 0 and store.ocr_items(row.id) == []
+        assert store.store_ocr(pending, [passage], lines=1, pages=1)
+        assert store.ocr_pending(10, ("image",)) == []
+        assert [t for _, _, t, _ in store.ocr_items(row.id)] == ["Invoice 42"]
+        assert store.keyword('"invoice"', 5, names=False)[0].file_id == row.id
+    finally:
+        store.close()
