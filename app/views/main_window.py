@@ -240,6 +240,7 @@ class MainWindow(QMainWindow):
         self.search.image_given.connect(lambda img: self.set_image(img))
         self._debounce.timeout.connect(self.run_search)
         self.chip.removed.connect(self.clear_image)
+        self.chip.sign_changed.connect(lambda _negative: self.run_search())
         self.filters.changed.connect(self.run_search)
         self.show_weak.toggled.connect(lambda _on: self.run_search())
         self.settings_button.clicked.connect(self.open_settings)
@@ -362,6 +363,7 @@ class MainWindow(QMainWindow):
             text=self.search.text(),
             image=self._image,
             image_indexed=self._image_indexed,
+            image_negative=self._image is not None and self.chip.negative,
             kind=values["kind"],  # type: ignore[arg-type]
             folder=values["folder"],  # type: ignore[arg-type]
             date_from=values["date_from"],  # type: ignore[arg-type]
