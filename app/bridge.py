@@ -140,6 +140,9 @@ def _run_search(lib: Library, req: SearchRequest) -> list[Entry]:
             taken=r.taken,
             match=r.match,
             weak=r.weak,
+            source=r.source,
+            line=r.line,
+            boxes=r.boxes,
         )
         for r in results
     ]
@@ -473,6 +476,15 @@ class Bridge(QObject):
         def work(lib: Library) -> None:
             lib.set_rules(excludes=excludes, include_hidden=include_hidden)
             self.restart_watch()
+
+        self.call(work, lambda _: self._changed(None, None))
+
+    def set_ocr(self, enabled: bool) -> None:
+        """Read text in photos and scans, or forget it (the pictures' vectors stay)."""
+
+        def work(lib: Library) -> None:
+            lib.set_ocr(enabled)
+            self._wake_watch(lib)
 
         self.call(work, lambda _: self._changed(None, None))
 

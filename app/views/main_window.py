@@ -317,7 +317,9 @@ class MainWindow(QMainWindow):
                 self.run_search()
 
     def _progress(self, p: Any) -> None:
-        self.index_status.show_progress(p.done, p.total, p.errors, p.eta)
+        self.index_status.show_progress(
+            p.done, p.total, p.errors, p.eta, getattr(p, "stage", "index")
+        )
         if p.done < p.total:
             self._live_refresh()
 
@@ -586,6 +588,8 @@ class MainWindow(QMainWindow):
     def _apply(self, dialog: SettingsDialog) -> None:
         c = dialog.choices()
         self.bridge.set_rules(c.excludes, c.include_hidden)
+        if c.ocr != bool(((self._status or {}).get("ocr") or {}).get("enabled", True)):
+            self.bridge.set_ocr(c.ocr)
         self.settings.setValue("theme", c.theme)
         self.settings.setValue("device", c.device)
         self.settings.setValue("tray", c.tray)
