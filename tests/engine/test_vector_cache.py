@@ -69,7 +69,7 @@ def test_memory_index_matches_sqlite_vec_through_changes(
     fast = [i for i, _ in library.store.knn(query, 10, kind="image", folder_ids=folder_ids)]
     assert fast == sqlite_vec_answer(library, query, kind="image", folder_ids=folder_ids)
     # the ranking's look-ups by id agree too (fp16 copy vs the stored float32)
-    ids = fast + [10**9]
+    ids = [*fast, 10**9]
     from_memory = library.store.vectors(ids)
     index, library.store._vindex = library.store._vindex, None
     library.store._vloading = True
