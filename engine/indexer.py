@@ -51,6 +51,7 @@ class Progress:
     embedded: int
     path: str | None
     elapsed: float
+    stage: str = "index"  # "index": vectors of new files; "text": reading text in pictures
 
     @property
     def eta(self) -> float | None:
@@ -70,6 +71,7 @@ class RunStats:
     busy: int = 0
     retrying: int = 0  # could not be read just now; old vectors kept, tried again later
     cancelled: bool = False
+    ocr_files: int = 0  # files whose text was read (engine.ocrindex), after the vectors
 
 
 # Outcomes of reading one file --------------------------------------------------------------

@@ -9,8 +9,12 @@ starts each, how it stops). In short: one long-lived decode pool and one PDF rea
 indexing, started on first use; the watcher's observer and consumer threads while :meth:`watch`
 runs; one writer (the process that indexes holds the writer lock from its first run until
 :meth:`close`; a process that only searches never takes it). :meth:`close` stops them in order:
-cancel what runs and wait for it, the watcher, the decode pool, the model, the PDF reader, and
-last the index.
+cancel what runs and wait for it, the watcher, the decode pool, the model, the OCR and PDF
+reader processes, and last the index.
+
+Reading text in pictures (OCR) is a stage of :meth:`Library.embed_pending`, after the vectors, on
+the same thread; it uses one worker process (engine.ocr.OcrWorker, "lanterna-ocr") that the
+library starts on first use and stops in :meth:`close`.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from .documents import INDEXING, close_worker, interrupt_worker
 from .embedder import Embedder
 from .errors import ConfigError, IndexDamagedError, IndexError_, ModelError, ModelMismatchError
 from .indexer import Indexer, Progress, RunStats, decode_pool, default_workers
+from .ocr import OcrWorker
 from .scanner import DEFAULT_EXCLUDES, Changes, Rules, Stat, kind_of, reconcile, walk
 from .search import Query, Result, Searcher
 from .store import FileRow, Folder, Store
@@ -91,6 +96,9 @@ class Library:
         self._watching = 0  # watch loops running (each replaces a damaged index itself)
         self._wake = threading.Event()
         self._searcher: Searcher | None = None
+        self._ocr_worker: OcrWorker | None = None
+        self._ocr_lock = threading.Lock()
+        self._ocr_unavailable: str | None = None
         self._closing = threading.Event()
         self._closed = False
         self._runs = threading.Condition()
@@ -153,6 +161,10 @@ class Library:
             embedder, self._embedder = self._embedder, None
         if embedder is not None:
             embedder.close()
+        with self._ocr_lock:
+            if self._ocr_worker is not None:
+                self._ocr_worker.close()
+                self._ocr_worker = None
         close_worker(INDEXING)
         self.store.close()
 
@@ -420,18 +432,81 @@ class Library:
         pause: threading.Event | None = None,
         progress: Callable[[Progress], None] | None = None,
     ) -> RunStats:
+        """Embed what is pending, then read the text in pictures not read yet (when on)."""
         with self._activity(cancel) as stop:
             self.store.claim_writer()
-            if self.store.count_pending() == 0:
-                return RunStats()
-            embedder = self.embedder
-            self._adopt_identity(embedder.model)
+            run = RunStats()
+            if self.store.count_pending():
+                embedder = self.embedder
+                self._adopt_identity(embedder.model)
+                with self._index_lock:
+                    self.searcher().ensure_probes()
+                    indexer = Indexer(
+                        self.store, embedder, workers=self.workers, pool=self._decode_pool()
+                    )
+                    run = indexer.run(cancel=stop, pause=pause, progress=progress)
+            if not run.cancelled and not stop.is_set():
+                run.ocr_files = self.read_text(cancel=stop, pause=pause, progress=progress).files
+            return run
+
+    # -- text in pictures (OCR) --------------------------------------------------------------
+
+    def ocr_enabled(self) -> bool:
+        from .ocrindex import SETTING, default_enabled
+
+        return bool(self.store.setting(SETTING, default_enabled()))
+
+    def set_ocr(self, enabled: bool) -> int:
+        """Turn reading text in pictures on or off. Off forgets the text read so far (the
+        pictures' own vectors stay); on reads it at the next indexing run. Returns how many
+        passages were forgotten."""
+        from .ocrindex import SETTING
+
+        self.store.set_setting(SETTING, bool(enabled))
+        dropped = 0 if enabled else self.store.drop_ocr()
+        if enabled:
+            self._wake.set()
+        return dropped
+
+    def ocr_worker(self) -> OcrWorker:
+        """The OCR process, on the device the towers use (started on first use)."""
+        with self._ocr_lock:
+            if self._closing.is_set():
+                raise IndexError_("the library is closing")
+            if self._ocr_worker is None:
+                device = "cuda" if "CUDA" in self.embedder.provider else "cpu"
+                self._ocr_worker = OcrWorker(device=device)
+            return self._ocr_worker
+
+    def read_text(
+        self,
+        *,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> Any:
+        """The OCR stage (engine.ocrindex): gives way as soon as new files wait for vectors."""
+        from . import ocr
+        from .ocrindex import READ_KINDS, OcrIndexer, OcrRunStats
+
+        with self._activity(cancel) as stop:
+            if not self.ocr_enabled() or self.store.count_ocr_pending(READ_KINDS) == 0:
+                return OcrRunStats()
+            if self._ocr_unavailable is None:
+                self._ocr_unavailable = ocr.available() or ""
+                if self._ocr_unavailable:
+                    log.warning("text in pictures is not read: %s", self._ocr_unavailable)
+            if self._ocr_unavailable:
+                return OcrRunStats()
+            self.store.claim_writer()
             with self._index_lock:
-                self.searcher().ensure_probes()
-                indexer = Indexer(
-                    self.store, embedder, workers=self.workers, pool=self._decode_pool()
+                stage = OcrIndexer(self.store, self.embedder, self.ocr_worker())
+                return stage.run(
+                    cancel=stop,
+                    pause=pause,
+                    progress=progress,
+                    give_way=lambda: self.store.count_pending() > 0,
                 )
-                return indexer.run(cancel=stop, pause=pause, progress=progress)
 
     def retry_errors(self) -> int:
         return self.store.retry_errors()
@@ -596,10 +671,12 @@ class Library:
                         continue
                     self._wake.clear()
                     run = self.embed_pending(cancel=stop, pause=pause, progress=progress)
-                    if on_indexed is not None and run.done:
+                    if on_indexed is not None and (run.done or run.ocr_files):
                         on_indexed(run)
-                if not run.cancelled and (run.busy or self.store.count_pending()):
-                    again_at = time.monotonic() + AGAIN_AFTER_S
+                if not run.cancelled and run.busy:
+                    again_at = time.monotonic() + AGAIN_AFTER_S  # still changing: soon
+                elif not run.cancelled and self.store.count_pending():
+                    self._wake.set()  # came meanwhile (the text stage gave way to them)
             except IndexDamagedError:
                 if stop.is_set():
                     break
@@ -629,8 +706,10 @@ class Library:
     def search(self, query: Query) -> list[Result]:
         """A damaged page met here is handled like a damaged index file: set aside, rebuilt
         (folders kept), and said in one line, never a crash."""
+        from .ocrindex import annotate
+
         try:
-            return self.searcher().search(query)
+            return annotate(self.store, self.searcher().search(query), query.text)
         except IndexDamagedError as exc:
             raise self._damaged(exc) from exc
 
@@ -694,6 +773,7 @@ class Library:
             ],
             # how the last (or the running) watch follows the folders, e.g. polling fallbacks
             "watch_notes": list(self.store.setting("watch_notes", [])),
+            "ocr": self._ocr_status(),
         }
         if load_model:
             try:
@@ -707,6 +787,15 @@ class Library:
                 info["provider_note"] = emb.provider_note
             except ModelError as exc:
                 info["model_error"] = exc.one_line()
+        return info
+
+    def _ocr_status(self) -> dict[str, Any]:
+        from . import ocr
+        from .ocrindex import READ_KINDS
+
+        info: dict[str, Any] = {"enabled": self.ocr_enabled(), **self.store.ocr_counts()}
+        info["pending"] = self.store.count_ocr_pending(READ_KINDS) if info["enabled"] else 0
+        info["unavailable"] = ocr.available()
         return info
 
 

@@ -131,6 +131,26 @@ def _v4(conn: Any) -> None:
 
 
 def _v5(conn: Any) -> None:
+    """Text read from pictures (OCR): passages are items with ``source = 'ocr'`` and the boxes
+    of their lines; ``ocr_files`` records which content was read, so reading resumes where it
+    stopped and a changed file is read again."""
+    conn.execute(
+        """
+        ALTER TABLE items ADD COLUMN source TEXT;
+        ALTER TABLE items ADD COLUMN boxes TEXT;
+        CREATE TABLE ocr_files(
+            file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+            hash TEXT NOT NULL,
+            lines INTEGER NOT NULL,
+            pages INTEGER NOT NULL,
+            error TEXT,
+            read_at REAL NOT NULL
+        );
+        """
+    )
+
+
+def _v6(conn: Any) -> None:
     """A file that could not be read for a passing reason (permissions, I/O, a network share)
     keeps its vectors and is tried again at ``retry_at``, later after each failure."""
     conn.execute(
@@ -141,5 +161,5 @@ def _v5(conn: Any) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 LATEST = len(MIGRATIONS)
