@@ -21,6 +21,7 @@ from typing import Any
 import apsw
 import sqlite_vec
 
+from . import fts
 from .errors import IndexError_
 from .migrations import LATEST, MIGRATIONS
 
@@ -42,6 +43,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
         conn.enable_load_extension(True)
         conn.load_extension(sqlite_vec.loadable_path())
         conn.enable_load_extension(False)
+        fts.register(conn)  # the keyword index's tokenizer: every connection needs it
         if not readonly:
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -156,6 +158,7 @@ def open_index(path: Path, *, check: bool | None = None) -> tuple[apsw.Connectio
         conn = connect(path)
     assert conn is not None
     migrate(conn)
+    fts.refresh(conn)
     if kept is not None:
         _salvage(kept, conn)
     return conn, kept
