@@ -405,18 +405,22 @@ def _fragments(api: Any, hits: dict[int, int], count: int, width: int) -> list[s
             break
     out = []
     for lo, hi in chosen:
-        parts: list[bytes] = []
-        pos = spans[lo][0]
-        if lo > 0:
-            parts.append("…".encode())
+        # byte ranges to bracket: the pairs of a CJK run overlap, so merge what touches
+        ranges: list[list[int]] = []
         for i in range(lo, hi):
-            s, e = spans[i]
-            if s > pos:
-                parts.append(utf8[pos:s])
-            s = max(s, pos)  # the pairs of a CJK run overlap by one character
-            if e > s:
-                parts.append(b"[" + utf8[s:e] + b"]" if i in marked else utf8[s:e])
-            pos = max(pos, e)
+            if i in marked:
+                s, e = spans[i]
+                if ranges and s <= ranges[-1][1]:
+                    ranges[-1][1] = max(ranges[-1][1], e)
+                else:
+                    ranges.append([s, e])
+        begin, finish = spans[lo][0], max(e for _, e in spans[lo:hi])
+        parts: list[bytes] = ["…".encode()] if lo > 0 else []
+        pos = begin
+        for s, e in ranges:
+            parts += [utf8[pos:s], b"[", utf8[s:e], b"]"]
+            pos = e
+        parts.append(utf8[pos:finish])
         if hi < len(spans):
             parts.append("…".encode())
         out.append(_join_marks(b"".join(parts).decode("utf-8", "replace")))

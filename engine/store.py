@@ -34,6 +34,8 @@ INDEXED = "indexed"
 ERROR = "error"
 
 MAX_KNN = 4096  # sqlite-vec's limit on k
+SNIPPETS = 3  # highlighted fragments per keyword hit
+SNIPPET_TOKENS = 24
 # Below this, sqlite-vec's brute force is fast enough and loading a copy is not worth it.
 VINDEX_MIN_VECTORS = 20_000
 
@@ -104,6 +106,15 @@ class Hit:
 
 @dataclass(frozen=True)
 class KeywordHit:
+    """A passage (or a file name) that holds the query's words.
+
+    ``snippet`` is the passage's best fragment with the matched words in ``[brackets]``;
+    ``snippets`` holds up to SNIPPETS such fragments, best first. ``matched`` says how:
+    "exact" (the words as typed, diacritics and case aside), "stemmed" (only through another
+    form of a word: "tarpaulin" for "tarpaulins") or "name" (the file's name). ``rank`` is
+    FTS5's bm25 (lower is better); ``exact`` counts the query's exact phrases in the passage.
+    """
+
     file_id: int
     item_id: int | None
     page: int
@@ -111,6 +122,10 @@ class KeywordHit:
     path: str
     kind: str
     taken: float | None
+    matched: str = "exact"
+    snippets: tuple[str, ...] = ()
+    rank: float = 0.0
+    exact: int = 0
 
 
 _FILE_COLS = "id, folder_id, path, size, mtime_ns, hash, kind, status, error, taken, width, height"
@@ -747,24 +762,28 @@ class Store:
         taken_from: float | None = None,
         taken_to: float | None = None,
     ) -> list[KeywordHit]:
-        """Full-text hits (FTS5, best first): document passages, or file names if ``names``."""
+        """Full-text hits (FTS5, best first): document passages, or file names if ``names``.
+
+        ``match`` is an FTS5 expression made of ``engine.fts`` terms and phrases. Passages that
+        hold more of the query's exact (unstemmed) words come first, then by bm25. File names
+        are searched whatever the file's state, so a file whose content cannot be read is still
+        found by its name.
+        """
         if names:
             sql = (
-                "SELECT f.id, NULL, 1, NULL, f.path, f.kind, f.taken, f.mtime_ns "
+                "SELECT f.id, NULL, 1, f.path, f.kind, f.taken, f.mtime_ns, bm25(fts_names) "
                 "FROM fts_names JOIN files f ON f.id = fts_names.rowid WHERE fts_names MATCH ?"
             )
-            order = "bm25(fts_names)"
+            params: list[Any] = [match]
+            pool = limit
         else:
             sql = (
-                "SELECT f.id, i.id, i.page, snippet(fts_text, 0, '[', ']', '…', 24), f.path, "
-                "f.kind, f.taken, f.mtime_ns FROM fts_text "
-                "JOIN items i ON i.id = fts_text.rowid JOIN files f ON f.id = i.file_id "
-                "WHERE fts_text MATCH ?"
+                "SELECT f.id, i.id, i.page, f.path, f.kind, f.taken, f.mtime_ns, bm25(fts_text) "
+                "FROM fts_text JOIN items i ON i.id = fts_text.rowid "
+                "JOIN files f ON f.id = i.file_id WHERE fts_text MATCH ? AND f.status = ?"
             )
-            order = "bm25(fts_text)"
-        params: list[Any] = [match]
-        sql += " AND f.status = ?"
-        params.append(INDEXED)
+            params = [match, INDEXED]
+            pool = max(limit * 3, 50)  # re-ordered below: exact forms before stems
         if kind:
             sql += " AND f.kind = ?"
             params.append(kind)
@@ -780,24 +799,49 @@ class Store:
         if taken_to is not None:
             sql += f" AND {when} <= ?"
             params.append(taken_to)
-        sql += f" ORDER BY {order} LIMIT ?"
-        params.append(limit)
+        sql += " ORDER BY 8 LIMIT ?"
+        params.append(pool)
         try:
             rows = self._read(sql, params)
+            info = {} if names or not rows else self._match_info(match, [r[1] for r in rows])
         except apsw.SQLError:
             return []  # a query FTS5 cannot parse finds nothing by keyword
-        return [
-            KeywordHit(
-                file_id=r[0],
-                item_id=r[1],
-                page=r[2],
-                snippet=r[3],
-                path=from_bytes(r[4]),
-                kind=r[5],
-                taken=r[6] if r[6] is not None else r[7] / 1e9,
+        hits = []
+        for r in rows:
+            exact, stemmed, snippets = info.get(r[1], (0, 0, ()))
+            hits.append(
+                KeywordHit(
+                    file_id=r[0],
+                    item_id=r[1],
+                    page=r[2],
+                    snippet=snippets[0] if snippets else None,
+                    path=from_bytes(r[3]),
+                    kind=r[4],
+                    taken=r[5] if r[5] is not None else r[6] / 1e9,
+                    matched="name" if names else ("exact" if exact or not stemmed else "stemmed"),
+                    snippets=snippets,
+                    rank=float(r[7]),
+                    exact=exact,
+                )
             )
-            for r in rows
-        ]
+        if not names:
+            hits.sort(key=lambda h: (-h.exact, h.rank))
+        return hits[:limit]
+
+    def _match_info(
+        self, match: str, item_ids: Sequence[int]
+    ) -> dict[int, tuple[int, int, tuple[str, ...]]]:
+        """Per passage: exact phrases matched, stem phrases matched, highlighted fragments."""
+        rows = self._read(
+            f"SELECT rowid, lanterna_match(fts_text, {SNIPPETS}, {SNIPPET_TOKENS}) FROM fts_text "
+            f"WHERE fts_text MATCH ? AND rowid IN ({_placeholders(len(item_ids))})",
+            [match, *item_ids],
+        )
+        out = {}
+        for rowid, value in rows:
+            data = json.loads(value)
+            out[int(rowid)] = (int(data["exact"]), int(data["stemmed"]), tuple(data["snippets"]))
+        return out
 
     def item_vectors(self, file_id: int) -> list[npt.NDArray[np.float32]]:
         rows = self._read(
