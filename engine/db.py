@@ -43,11 +43,11 @@ def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
         conn.enable_load_extension(True)
         conn.load_extension(sqlite_vec.loadable_path())
         conn.enable_load_extension(False)
-        fts.register(conn)  # the keyword index's tokenizer: every connection needs it
         if not readonly:
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
+        fts.register(conn)  # the keyword index's tokenizer: every connection needs it
     except apsw.Error as exc:
         raise IndexError_(
             f"cannot open the index {path}: {exc}",

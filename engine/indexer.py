@@ -26,7 +26,7 @@ from .documents import pages
 from .embedder import Embedder
 from .errors import DecodeError, FileVanishedError
 from .preprocess import ImageInfo, pad_square, prepare, to_tensor
-from .scanner import DOCUMENT, bytes_hash, content_hash
+from .scanner import DOCUMENT, OTHER, bytes_hash, content_hash
 from .store import FileRow, Indexed, ItemVector, Store
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,8 @@ class Indexer:
 
     def _read(self, file: FileRow) -> _Outcome:
         path = file.path
+        if file.kind == OTHER:  # found by name only: nothing to read (normally never pending)
+            return _Unchanged(file, file.size, file.mtime_ns)
         try:
             before = os.stat(path)
             if not stat.S_ISREG(before.st_mode):

@@ -32,6 +32,9 @@ from .paths import display, from_bytes, to_bytes
 PENDING = "pending"
 INDEXED = "indexed"
 ERROR = "error"
+# engine.scanner's kind for files found by name only: nothing to read or embed, so they are
+# indexed as soon as they are seen.
+NAME_ONLY = "other"
 
 MAX_KNN = 4096  # sqlite-vec's limit on k
 SNIPPETS = 3  # highlighted fragments per keyword hit
@@ -447,7 +450,7 @@ class Store:
                         size,
                         mtime_ns,
                         kind,
-                        PENDING,
+                        INDEXED if kind == NAME_ONLY else PENDING,
                     ),
                 )
 
@@ -456,9 +459,9 @@ class Store:
         with self.write() as conn:
             for file_id, size, mtime_ns in changes:
                 conn.execute(
-                    "UPDATE files SET size=?, mtime_ns=?, status=?, error=NULL, attempts=0 "
-                    "WHERE id=?",
-                    (size, mtime_ns, PENDING, file_id),
+                    "UPDATE files SET size=?, mtime_ns=?, error=NULL, attempts=0, "
+                    "status=CASE WHEN kind=? THEN ? ELSE ? END WHERE id=?",
+                    (size, mtime_ns, NAME_ONLY, INDEXED, PENDING, file_id),
                 )
 
     def move_file(
@@ -673,7 +676,10 @@ class Store:
             conn.execute("DELETE FROM vec_items")
             conn.execute("DELETE FROM items")
             self._op("clear")
-            conn.execute("UPDATE files SET status=?, error=NULL, hash=NULL, attempts=0", (PENDING,))
+            conn.execute(
+                "UPDATE files SET status=?, error=NULL, hash=NULL, attempts=0 WHERE kind<>?",
+                (PENDING, NAME_ONLY),
+            )
 
     # -- queries -----------------------------------------------------------------------------
 
