@@ -461,7 +461,7 @@ def _docx_pages(src: Source, ext: str) -> Pages:
             walk(child)
         if tag == "p":
             if pending:
-                pager.para.append(" (" + " ".join(pending) + ")")
+                pager.para.append("".join(f" ({text})" for text in pending))
                 pending.clear()
             pager.end_paragraph()
 
@@ -503,6 +503,8 @@ def _opendoc_pages(src: Source, ext: str) -> Pages:
             pager.para.append("\t")
         elif tag == "line-break":
             pager.para.append("\n")
+        elif tag in ("annotation", "note"):
+            pager.end_paragraph()  # a comment or footnote is a paragraph of its own
         if el.text:
             pager.para.append(el.text)
         for child in el:
