@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import mmap
 import multiprocessing as mp
 import os
 import re
@@ -180,22 +179,12 @@ _PDF_ERRORS = {
 }
 
 
-def _looks_encrypted(source: str | bytes) -> bool:
-    """Whether the file has an /Encrypt dictionary (PDFium's error codes are not always set)."""
-    if isinstance(source, bytes):
-        return b"/Encrypt" in source
-    try:
-        with open(source, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            return m.find(b"/Encrypt") >= 0
-    except (OSError, ValueError):
-        return False
-
-
 def _load_pdf(source: str | bytes) -> Any:
     """A PdfDocument, or a DecodeError saying what is wrong with the file.
 
-    Loaded through PDFium's own calls: pypdfium2 reports the *last* error PDFium recorded,
-    which may belong to an earlier file when this one loads but has no pages.
+    Loaded through PDFium's own calls: pypdfium2 reports the *last* error PDFium recorded
+    when a file loads but has no pages, an error that belongs to an earlier file ("encrypted"
+    after a locked PDF, "PDFium: Success" otherwise).
     """
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
@@ -207,9 +196,7 @@ def _load_pdf(source: str | bytes) -> Any:
             raise FileNotFoundError(source)
         raw = pdfium_c.FPDF_LoadDocument(os.fsencode(source) + b"\0", None)
     if not raw:
-        code = int(pdfium_c.FPDF_GetLastError())
-        if code == pdfium_c.FPDF_ERR_PASSWORD and not _looks_encrypted(source):
-            code = pdfium_c.FPDF_ERR_FORMAT
+        code = int(pdfium_c.FPDF_GetLastError())  # set by every failed load: this file's
         raise DecodeError(_PDF_ERRORS.get(code, "damaged PDF (PDFium could not say why)"))
     if pdfium_c.FPDF_GetPageCount(raw) < 1:
         pdfium_c.FPDF_CloseDocument(raw)

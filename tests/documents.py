@@ -345,9 +345,10 @@ def fb2(path: Path, title: str, sections: list[str], encoding: str = "utf-8") ->
     return path
 
 
-def docx_rich(path: Path, main: str = "word/document.xml") -> Path:
+def docx_rich(path: Path, main: str = "word/document.xml", content_types: bool = True) -> Path:
     """A Word file as Word writes one: tabs and line breaks inside paragraphs, a comment and a
-    footnote anchored on page 2, a tracked deletion, its main part at ``main``."""
+    footnote anchored on page 2, a tracked deletion, its main part at ``main`` (named by its
+    relationships, and by its content types unless ``content_types`` is False)."""
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     folder, name = main.rsplit("/", 1)
     document = (
@@ -381,8 +382,8 @@ def docx_rich(path: Path, main: str = "word/document.xml") -> Path:
         {
             "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.'
             'openxmlformats.org/package/2006/content-types"><Override PartName="/'
-            f'{main}" ContentType="application/vnd.openxmlformats-officedocument.'
-            'wordprocessingml.document.main+xml"/></Types>',
+            f'{main if content_types else "word/other.xml"}" ContentType="application/vnd.'
+            'openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
             "_rels/.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.'
             f'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{rel}'
             f'/officeDocument" Target="{main}"/></Relationships>',

@@ -122,6 +122,13 @@ FORMATS = {
             "Second page text (Check the kumquat figures) (A footnote about lighthouses)",
         ],
     ),
+    "rels-only.docx": (
+        lambda p, t: make.docx_rich(p, main="doc/main.xml", content_types=False),
+        [
+            "This is a subtitle\nA. M. Writer\nName Value",
+            "Second page text (Check the kumquat figures) (A footnote about lighthouses)",
+        ],
+    ),
     "talk.pptm": (
         lambda p, t: make.pptx_breaks(p),
         ["This is a subtitle\nA. M.\nSpeaker notes mention walruses"],
@@ -289,3 +296,14 @@ def test_watched_folder_every_format_and_every_name(library: Library, tmp_path: 
     assert by_name("video") == ["holiday-video.mkv"]
     assert by_name("図面") == ["図面.dwg"]
     assert library.file_info(str(folder / "holiday-video.mkv")).kind == "other"  # type: ignore[union-attr]
+
+
+def test_the_index_itself_is_never_indexed(tmp_path: Path, toy_model: Path) -> None:
+    folder = tmp_path / "home"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("my notes")
+    with Library(folder / "lanterna-data", toy_model, device="cpu") as lib:
+        lib.add_folders([folder])
+        lib.index()
+        names = {Path(p).name for p in lib.store.files_in_folder(1)}
+        assert names == {"notes.txt"}  # not index.db, its WAL, lock or model checksums

@@ -122,6 +122,27 @@ def test_plural_found_by_its_singular_and_exact_forms_first(store: Store) -> Non
     }
 
 
+def test_an_exact_form_beats_many_stemmed_ones(tmp_path: Path) -> None:
+    st = Store(tmp_path / "index.db")
+    folder = st.add_folder(str(tmp_path))
+    texts = {
+        "many.txt": "Tarpaulins, tarpaulins and more tarpaulins were piled in the yard.",
+        "one.txt": "In a long letter about the farm, the harvest, the weather, the roads and the "
+        "animals, she mentioned the old tarpaulin only once, near the end of the page.",
+    }
+    st.add_files([(folder, str(tmp_path / n), 1, 1, "document") for n in texts])
+    st.store_indexed(
+        [
+            Indexed(r, [ItemVector(1, "text", _vector(r.id), texts[Path(r.path).name])], "d", 1, 1)
+            for r in st.pending(10)
+        ]
+    )
+    ranked = st.keyword(str(fts.term("tarpaulin")), 5, names=False)
+    assert [Path(h.path).name for h in ranked] == ["one.txt", "many.txt"]
+    assert ranked[0].rank > ranked[1].rank  # bm25 alone would put the stemmed one first
+    st.close()
+
+
 def test_short_or_unclear_passages_get_no_stems() -> None:
     assert fts.language("Tarpaulins") is None
     assert fts.language(PASSAGES["tarpaulins.txt"]) == "en"
