@@ -386,9 +386,6 @@ def _fragments(api: Any, hits: dict[int, int], count: int, width: int) -> list[s
     spans = [(t[0], t[1]) for t in found]
     if not spans:
         return []
-    marked: set[int] = set()
-    for start, length in hits.items():
-        marked.update(range(start, min(start + length, len(spans))))
     # windows around hits, the ones with most distinct hits first, never overlapping
     windows: list[tuple[int, int, int]] = []
     for start in sorted(hits):
@@ -405,11 +402,11 @@ def _fragments(api: Any, hits: dict[int, int], count: int, width: int) -> list[s
             break
     out = []
     for lo, hi in chosen:
-        # byte ranges to bracket: the pairs of a CJK run overlap, so merge what touches
+        # byte ranges to bracket, a phrase as one; the pairs of a CJK run overlap: merge
         ranges: list[list[int]] = []
-        for i in range(lo, hi):
-            if i in marked:
-                s, e = spans[i]
+        for start, length in sorted(hits.items()):
+            if lo <= start < hi:
+                s, e = spans[start][0], spans[min(start + length, hi) - 1][1]
                 if ranges and s <= ranges[-1][1]:
                     ranges[-1][1] = max(ranges[-1][1], e)
                 else:
