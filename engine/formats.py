@@ -81,9 +81,19 @@ def split_ext(name: str) -> tuple[str, str | None]:
     return ext, None
 
 
+# Inside a .gz / .bz2 / .xz: these are not text, and nothing else is read from them.
+PACKED_BINARY = {".tar", ".img", ".iso", ".bin", ".raw", ".vmdk", ".qcow2", ".cpio", ".wasm"}
+
+
 def readable(name: str) -> bool:
-    """Whether Lanterna reads the content of a file of this name (PDF included)."""
-    ext, _ = split_ext(name)
+    """Whether Lanterna reads the content of a file of this name (PDF included).
+
+    A compressed file is read when it holds a known format, or a name without one
+    ("changelog.Debian.gz", "ls.1.gz", "README.gz"), taken for text if it unpacks as text.
+    """
+    ext, compression = split_ext(name)
+    if compression:
+        return ext not in ARCHIVES and ext not in PACKED_BINARY
     return ext in PDF or ext in _READERS
 
 
@@ -750,7 +760,7 @@ def extract(path: str) -> Pages:
     ext, compression = split_ext(path)
     src: Source = path
     if compression:
-        if ext in ARCHIVES:
+        if ext in ARCHIVES or ext in PACKED_BINARY:
             raise DecodeError("not a document format Lanterna reads (a compressed archive)")
         src = unpack(path, compression)
         if ext in PDF:
@@ -758,6 +768,10 @@ def extract(path: str) -> Pages:
 
             return pdf_text(src)
     reader = _READERS.get(ext)
+    if reader is None and compression and isinstance(src, bytes):
+        if b"\0" in src[:65536]:
+            raise DecodeError(f"not a document once unpacked (binary content in the {compression})")
+        reader = _text_pages
     if reader is None:
         raise DecodeError(f"not a document format Lanterna reads ({ext or 'no extension'})")
     return reader(src, ext)

@@ -97,6 +97,10 @@ FORMATS = {
         lambda p, t: _packed(p, gzip.compress, "gzip holds notes"),
         ["gzip holds notes"],
     ),
+    "changelog.Debian.gz": (
+        lambda p, t: _packed(p, gzip.compress, "lanterna (1.0-1) unstable; urgency=low"),
+        ["lanterna (1.0-1) unstable; urgency=low"],
+    ),
     "notes.md.bz2": (lambda p, t: _packed(p, bz2.compress, "# bz2 notes"), ["# bz2 notes"]),
     "page.html.xz": (lambda p, t: _packed(p, lzma.compress, "<p>xz page</p>"), ["xz page"]),
     "archive.zip": (
@@ -225,6 +229,7 @@ def test_pdfium_errors_belong_to_their_own_file(tmp_path: Path) -> None:
     [
         ("bomb.txt.gz", gzip.compress(b"a" * (201 * 2**20)), "bomb"),
         ("broken.txt.gz", b"\x1f\x8b not gzip at all", "damaged .gz"),
+        ("data.gz", gzip.compress(b"\0\1\2 binary" * 100), "binary content"),
         ("broken.xlsx", b"PK\x03\x04 not a zip", "damaged spreadsheet"),
         ("broken.rtf", b"plain words, no RTF", "damaged RTF"),
         ("broken.fb2", b"<FictionBook><body>", "damaged FictionBook"),
@@ -307,3 +312,10 @@ def test_the_index_itself_is_never_indexed(tmp_path: Path, toy_model: Path) -> N
         lib.index()
         names = {Path(p).name for p in lib.store.files_in_folder(1)}
         assert names == {"notes.txt"}  # not index.db, its WAL, lock or model checksums
+
+
+def test_which_names_are_documents() -> None:
+    assert is_document("ls.1.gz") and is_document("README.gz") and is_document("a.PDF.xz")
+    assert not is_document("backup.tar.gz") and not is_document("backup.tgz")
+    assert not is_document("disk.img.xz") and not is_document("movie.mkv")
+    assert not is_document("archive.zip.gz")
