@@ -163,7 +163,7 @@ def decode(data: bytes, *, html_markup: bool = False) -> str:
 
 def tidy(text: str) -> str:
     """One space for runs of spaces and tabs, at most one empty line, nothing at the ends."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00ad", "")
     text = re.sub(r"[ \t\f\v\u00a0]+", " ", text)
     text = re.sub(r" ?\n\s*\n\s*", "\n\n", text)
     text = re.sub(r" *\n *", "\n", text)

@@ -967,9 +967,9 @@ class Store:
 
     def recent(self, limit: int) -> list[FileRow]:
         rows = self._read(
-            f"SELECT {_FILE_COLS} FROM files WHERE status=? "
+            f"SELECT {_FILE_COLS} FROM files WHERE status=? AND kind<>? "
             "ORDER BY coalesce(taken, mtime_ns / 1e9) DESC LIMIT ?",
-            (INDEXED, limit),
+            (INDEXED, NAME_ONLY, limit),
         )
         return [_file_row(r) for r in rows]
 

@@ -301,6 +301,8 @@ def test_watched_folder_every_format_and_every_name(library: Library, tmp_path: 
     assert by_name("video") == ["holiday-video.mkv"]
     assert by_name("図面") == ["図面.dwg"]
     assert library.file_info(str(folder / "holiday-video.mkv")).kind == "other"  # type: ignore[union-attr]
+    recent = {Path(r.path).name for r in library.store.recent(50)}
+    assert "letter.rtf" in recent and "holiday-video.mkv" not in recent  # not in the library view
 
 
 def test_the_index_itself_is_never_indexed(tmp_path: Path, toy_model: Path) -> None:

@@ -1,0 +1,307 @@
+"""Lanterna beside Recoll on one corpus of public test documents: files read per format, exact
+words found in the top 1 and top 5, indexing time and peak memory (whole process trees).
+
+Opt-in, run by hand (needs Debian's ``recollcmd`` and ``poppler-utils``):
+
+    python -m tests.benchmarks.recoll_compare CORPUS_DIR WORK_DIR
+
+Query words are chosen without either tool: from a plain dump of each file (pdftotext for
+PDFs, every XML text node for ZIP-based formats, the bytes with markup stripped for the rest),
+one word per file that appears in that file only. The right answer is that file.
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import psutil
+
+STOP = set("therefore however because between without another through before during".split())
+
+
+def fmt(path: Path) -> str:
+    name = path.name.lower()
+    for ext in (".tar.gz", ".txt.gz", ".html.gz", ".md.gz"):
+        if name.endswith(ext):
+            return ext
+    return path.suffix.lower() or "(none)"
+
+
+def dump(path: Path) -> str:
+    """Plain text of a file, by neither tool."""
+    ext = path.suffix.lower()
+    try:
+        if ext == ".pdf":
+            out = subprocess.run(
+                ["pdftotext", "-q", str(path), "-"], capture_output=True, timeout=30
+            ).stdout
+            return out.decode("utf-8", "replace")
+        if ext == ".gz":
+            return gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+        if zipfile.is_zipfile(path):
+            parts = []
+            with zipfile.ZipFile(path) as zf:
+                for info in zf.infolist():
+                    if info.filename.endswith((".xml", ".xhtml", ".html", ".htm")):
+                        xml = zf.read(info).decode("utf-8", "replace")
+                        parts.append(re.sub(r"<[^>]+>", " ", xml))
+            return " ".join(parts)
+        text = path.read_bytes().decode("utf-8", "replace")
+        text = re.sub(r"<[^>]+>", " ", text)
+        return re.sub(r"\\[a-z]+-?\d* ?", " ", text)
+    except Exception:
+        return ""
+
+
+def choose_queries(files: list[Path], seed: int = 14) -> dict[str, Path]:
+    words_of = {}
+    df: collections.Counter[str] = collections.Counter()
+    name_words = set()
+    for path in files:
+        words = {w.lower() for w in re.findall(r"\b[A-Za-z]{6,16}\b", dump(path))}
+        words_of[path] = words
+        df.update(words)
+        name_words.update(w.lower() for w in re.findall(r"[A-Za-z]+", str(path)))
+    rng = random.Random(seed)
+    queries = {}
+    for path in files:
+        unique = sorted(w for w in words_of[path] if df[w] == 1 and w not in STOP)
+        unique = [w for w in unique if w not in name_words]
+        if unique:
+            queries[rng.choice(unique)] = path
+    return queries
+
+
+_SPLITS = """
+import sys, pypdfium2 as pdfium
+doc = pdfium.PdfDocument(sys.argv[1])
+for i in range(min(len(doc), 50)):
+    sys.stdout.write(doc[i].get_textpage().get_text_range())
+"""
+
+
+def hyphen_queries(files: list[Path], limit: int = 10, seed: int = 14) -> dict[str, Path]:
+    """Words that a PDF hyphenates at a line end ("propor-" / "tion"), joined, found in no
+    other file. PDFium marks such hyphens (U+FFFE) in reading order; pdftotext joins them."""
+    words: collections.Counter[str] = collections.Counter()
+    for p in files:
+        words.update({w.lower() for w in re.findall(r"[A-Za-z]+", dump(p))})
+    found = {}
+    for p in files:
+        if p.suffix.lower() != ".pdf":
+            continue
+        try:
+            text = subprocess.run(
+                [sys.executable, "-c", _SPLITS, str(p)], capture_output=True, timeout=30
+            ).stdout.decode("utf-8", "replace")
+        except subprocess.TimeoutExpired:
+            continue
+        for a, b in re.findall(r"\b([A-Za-z]{2,})\ufffe\s*([a-z]{2,})\b", text):
+            word = (a + b).lower()
+            if len(word) >= 6 and words[word] <= 3:  # a rare word: the file is in the top 5
+                found.setdefault(word, p)
+    rng = random.Random(seed)
+    chosen = sorted(found)
+    rng.shuffle(chosen)
+    return {w: found[w] for w in chosen[:limit]}
+
+
+class Peak:
+    """Peak resident memory of a process and all its children, sampled every 0.2 s."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                root = psutil.Process(self.pid)
+                total = root.memory_info().rss
+                for child in root.children(recursive=True):
+                    try:
+                        total += child.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                pass
+            self._stop.wait(0.2)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = Peak(proc.pid)
+    proc.wait()
+    return time.monotonic() - start, peak.stop()
+
+
+def main(corpus: Path, work: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    files = sorted(p for p in corpus.rglob("*") if p.is_file())
+    queries_file = work / "queries.json"
+    if queries_file.exists():
+        queries = {w: Path(p) for w, p in json.loads(queries_file.read_text()).items()}
+    else:
+        queries = choose_queries(files)
+        queries.update({w: p for w, p in hyphen_queries(files).items() if w not in queries})
+        queries_file.write_text(json.dumps({w: str(p) for w, p in queries.items()}, indent=1))
+    print(f"{len(files)} files, {len(queries)} query words", flush=True)
+
+    # Lanterna, with the toy model (shape and cost of the real one are measured elsewhere)
+    from onnx_models.toy import build_toy_model
+
+    model = build_toy_model(work / "toy")
+    env = {
+        **os.environ,
+        "LANTERNA_DATA_DIR": str(work / "lanterna"),
+        "LANTERNA_MODEL_DIR": str(model),
+    }
+    lanterna = [sys.executable, "-m", "engine", "--device", "cpu"]
+    subprocess.run([*lanterna, "folders", "add", str(corpus)], env=env, check=True)
+    l_time, l_mem = timed([*lanterna, "index"], env)
+    print(f"lanterna: {l_time:.1f} s, peak {l_mem / 2**20:.0f} MiB", flush=True)
+
+    # Recoll, with its defaults and the same time limit per file as Lanterna's per request
+    conf = work / "recoll"
+    conf.mkdir(exist_ok=True)
+    (conf / "recoll.conf").write_text(f"topdirs = {corpus}\nfiltermaxseconds = 60\n")
+    r_time, r_mem = timed(["recollindex", "-c", str(conf), "-z"])
+    print(f"recoll: {r_time:.1f} s, peak {r_mem / 2**20:.0f} MiB", flush=True)
+
+    # files read per format
+    from engine import fts
+    from engine.library import Library
+
+    lib = Library(work / "lanterna", model, device="cpu")
+    rows = lib.store._read(
+        "SELECT f.path, f.status, f.error, (SELECT count(*) FROM items i WHERE i.file_id=f.id "
+        "AND i.type='text') FROM files f"
+    )
+    read_l: collections.Counter[str] = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
+    errors = {}
+    for raw_path, status, error, passages in rows:
+        path = Path(os.fsdecode(raw_path))
+        total[fmt(path)] += 1
+        if status == "indexed" and passages:
+            read_l[fmt(path)] += 1
+        elif status == "error":
+            errors[path.name] = error
+    out = subprocess.run(
+        ["recollq", "-c", str(conf), "-F", "url abstract", "-n", "0-100000", f"dir:{corpus}"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    read_r: collections.Counter[str] = collections.Counter()
+    import base64
+
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) < 1 or not parts[0]:
+            continue
+        try:
+            url = base64.b64decode(parts[0]).decode()
+            abstract = base64.b64decode(parts[1]).decode() if len(parts) > 1 else ""
+        except Exception:
+            continue
+        if url.startswith("file://") and abstract.strip():
+            read_r[fmt(Path(url[7:]))] += 1
+
+    # exact-word queries
+    def lanterna_rank(word: str) -> int | None:
+        from engine.search import Query
+
+        results = lib.search(Query(text=word, k=5))
+        names = [r.path for r in results]
+        return names.index(str(queries[word])) + 1 if str(queries[word]) in names else None
+
+    def keyword_rank(word: str) -> int | None:
+        match = fts.term(word)
+        hits = lib.store.keyword(match, 5, names=False) if match else []
+        paths: list[str] = []
+        for h in hits:
+            if h.path not in paths:
+                paths.append(h.path)
+        return paths.index(str(queries[word])) + 1 if str(queries[word]) in paths else None
+
+    def recoll_rank(word: str) -> int | None:
+        res = subprocess.run(
+            ["recollq", "-c", str(conf), "-b", "-n", "0-5", word], capture_output=True, text=True
+        ).stdout.split()
+        urls = [u[7:] for u in res if u.startswith("file://")]
+        return urls.index(str(queries[word])) + 1 if str(queries[word]) in urls else None
+
+    ranks: dict[str, dict[str, int | None]] = {"lanterna": {}, "keyword": {}, "recoll": {}}
+    for word in queries:
+        ranks["lanterna"][word] = lanterna_rank(word)
+        ranks["keyword"][word] = keyword_rank(word)
+        ranks["recoll"][word] = recoll_rank(word)
+    by_format: dict[str, dict[str, list[int]]] = collections.defaultdict(
+        lambda: collections.defaultdict(lambda: [0, 0, 0])
+    )
+    for word, path in queries.items():
+        f = fmt(path)
+        for tool, got in ranks.items():
+            cell = by_format[f][tool]
+            cell[0] += 1
+            cell[1] += got == 1
+            cell[2] += got is not None and got <= 5
+    lib.close()
+
+    print("\n| format | files | read: Lanterna | read: Recoll |")
+    print("| --- | --- | --- | --- |")
+    for f in sorted(total, key=lambda x: -total[x]):
+        print(f"| {f} | {total[f]} | {read_l[f]} | {read_r[f]} |")
+    print(f"| all | {sum(total.values())} | {sum(read_l.values())} | {sum(read_r.values())} |")
+    print(
+        "\n| format | queries | Lanterna top 1 / top 5 | keyword path top 1 / 5 | Recoll top 1 / 5 |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    sums = {t: [0, 0, 0] for t in ranks}
+    for f in sorted(by_format, key=lambda x: -by_format[x]["recoll"][0]):
+        cells = by_format[f]
+        for t in ranks:
+            for i in range(3):
+                sums[t][i] += cells[t][i]
+        print(
+            f"| {f} | {cells['recoll'][0]} | {cells['lanterna'][1]} / {cells['lanterna'][2]} | "
+            f"{cells['keyword'][1]} / {cells['keyword'][2]} | "
+            f"{cells['recoll'][1]} / {cells['recoll'][2]} |"
+        )
+    print(
+        f"| all | {sums['recoll'][0]} | {sums['lanterna'][1]} / {sums['lanterna'][2]} | "
+        f"{sums['keyword'][1]} / {sums['keyword'][2]} | {sums['recoll'][1]} / {sums['recoll'][2]} |"
+    )
+    print(
+        f"\nindexing time Lanterna/Recoll: {l_time:.1f} s / {r_time:.1f} s = {l_time / r_time:.2f}"
+    )
+    print(
+        f"peak memory Lanterna/Recoll: {l_mem / 2**20:.0f} / {r_mem / 2**20:.0f} MiB = {l_mem / r_mem:.2f}"
+    )
+    (work / "ranks.json").write_text(json.dumps({t: ranks[t] for t in ranks}, indent=1))
+    (work / "errors.json").write_text(json.dumps(errors, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve())
