@@ -250,11 +250,46 @@ def _rtf_pages(src: Source, ext: str) -> Pages:
     data = _read(src, MAX_TEXT_BYTES)
     if not data:
         raise DecodeError("empty file (0 bytes)")
-    if not data.lstrip().startswith(b"{\\rtf"):
+    if not data.lstrip().startswith(b"{\\"):
         raise DecodeError("damaged RTF: it does not start with {\\rtf")
     # RTF is 7-bit: other characters are escapes that striprtf decodes (\'xx, \uN)
-    text: str = rtf_to_text(data.decode("latin-1"), errors="replace")  # type: ignore[no-untyped-call]
+    source = re.sub(r"\\bin(?!\d)", r"\\bin0", data.decode("latin-1"))  # \bin with no length
+    if not data.lstrip().startswith(b"{\\rtf"):  # a fragment, as some writers leave: one group
+        source = "{\\rtf1 " + source + "}"
+    try:
+        text: str = rtf_to_text(source, errors="replace")  # type: ignore[no-untyped-call]
+    except Exception:  # striprtf trips on some control words: a plainer reading beats none
+        text = _strip_rtf(source)
     yield 1, tidy(text.replace("\x0c", "\n"))
+
+
+_RTF_SKIP = re.compile(r"\{\\(?:\*|fonttbl|colortbl|stylesheet|info|pict|object|themedata)")
+
+
+def _strip_rtf(source: str) -> str:
+    """RTF to text without striprtf: groups that hold no text (fonts, pictures, \\*) dropped,
+    escapes decoded, control words removed."""
+    kept: list[str] = []
+    depth = skip_from = 0
+    i = 0
+    while i < len(source):
+        ch = source[i]
+        if ch == "{":
+            depth += 1
+            if not skip_from and _RTF_SKIP.match(source, i):
+                skip_from = depth
+        elif ch == "}":
+            if skip_from == depth:
+                skip_from = 0
+            depth -= 1
+        elif not skip_from:
+            kept.append(ch)
+        i += 1
+    text = "".join(kept)
+    text = re.sub(r"\\'([0-9a-fA-F]{2})", lambda m: bytes([int(m[1], 16)]).decode("cp1252"), text)
+    text = re.sub(r"\\u(-?\d+)\??", lambda m: chr(int(m[1]) % 65536), text)
+    text = re.sub(r"\\(?:par|line|tab|row|cell)\b ?", "\n", text)
+    return re.sub(r"\\[a-zA-Z]+-?\d* ?|\\", "", text)
 
 
 def _tex_pages(src: Source, ext: str) -> Pages:

@@ -13,6 +13,7 @@ one word per file that appears in that file only. The right answer is that file.
 from __future__ import annotations
 
 import collections
+import contextlib
 import gzip
 import json
 import os
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import psutil
 
-STOP = set("therefore however because between without another through before during".split())
+STOP = {"therefore", "however", "because", "between", "without", "another", "through"}
 
 
 def fmt(path: Path) -> str:
@@ -117,6 +118,29 @@ def hyphen_queries(files: list[Path], limit: int = 10, seed: int = 14) -> dict[s
     return {w: found[w] for w in chosen[:limit]}
 
 
+def query_table(queries: dict[str, Path], ranks: dict[str, dict[str, int | None]]) -> None:
+    """Per format: how many query words had their file first, and in the top 5."""
+    cells: dict[str, dict[str, list[int]]] = collections.defaultdict(
+        lambda: collections.defaultdict(lambda: [0, 0, 0])
+    )
+    for word, path in queries.items():
+        for tool in ranks:
+            got = ranks[tool].get(word)
+            for key in (fmt(path), "all"):
+                cell = cells[key][tool]
+                cell[0] += 1
+                cell[1] += got == 1
+                cell[2] += got is not None and got <= 5
+    print("\n| format | queries | Lanterna top 1 / 5 | keyword path top 1 / 5 | Recoll top 1 / 5 |")
+    print("| --- | --- | --- | --- | --- |")
+    for key in sorted(cells, key=lambda k: (k == "all", -cells[k]["recoll"][0], k)):
+        row = cells[key]
+        print(
+            f"| {key} | {row['recoll'][0]} | {row['lanterna'][1]} / {row['lanterna'][2]} | "
+            f"{row['keyword'][1]} / {row['keyword'][2]} | {row['recoll'][1]} / {row['recoll'][2]} |"
+        )
+
+
 class Peak:
     """Peak resident memory of a process and all its children, sampled every 0.2 s."""
 
@@ -133,10 +157,8 @@ class Peak:
                 root = psutil.Process(self.pid)
                 total = root.memory_info().rss
                 for child in root.children(recursive=True):
-                    try:
+                    with contextlib.suppress(psutil.Error):
                         total += child.memory_info().rss
-                    except psutil.Error:
-                        pass
                 self.peak = max(self.peak, total)
             except psutil.Error:
                 pass
@@ -257,16 +279,6 @@ def main(corpus: Path, work: Path) -> None:
         ranks["lanterna"][word] = lanterna_rank(word)
         ranks["keyword"][word] = keyword_rank(word)
         ranks["recoll"][word] = recoll_rank(word)
-    by_format: dict[str, dict[str, list[int]]] = collections.defaultdict(
-        lambda: collections.defaultdict(lambda: [0, 0, 0])
-    )
-    for word, path in queries.items():
-        f = fmt(path)
-        for tool, got in ranks.items():
-            cell = by_format[f][tool]
-            cell[0] += 1
-            cell[1] += got == 1
-            cell[2] += got is not None and got <= 5
     lib.close()
 
     print("\n| format | files | read: Lanterna | read: Recoll |")
@@ -274,30 +286,13 @@ def main(corpus: Path, work: Path) -> None:
     for f in sorted(total, key=lambda x: -total[x]):
         print(f"| {f} | {total[f]} | {read_l[f]} | {read_r[f]} |")
     print(f"| all | {sum(total.values())} | {sum(read_l.values())} | {sum(read_r.values())} |")
+    query_table(queries, ranks)
     print(
-        "\n| format | queries | Lanterna top 1 / top 5 | keyword path top 1 / 5 | Recoll top 1 / 5 |"
-    )
-    print("| --- | --- | --- | --- | --- |")
-    sums = {t: [0, 0, 0] for t in ranks}
-    for f in sorted(by_format, key=lambda x: -by_format[x]["recoll"][0]):
-        cells = by_format[f]
-        for t in ranks:
-            for i in range(3):
-                sums[t][i] += cells[t][i]
-        print(
-            f"| {f} | {cells['recoll'][0]} | {cells['lanterna'][1]} / {cells['lanterna'][2]} | "
-            f"{cells['keyword'][1]} / {cells['keyword'][2]} | "
-            f"{cells['recoll'][1]} / {cells['recoll'][2]} |"
-        )
-    print(
-        f"| all | {sums['recoll'][0]} | {sums['lanterna'][1]} / {sums['lanterna'][2]} | "
-        f"{sums['keyword'][1]} / {sums['keyword'][2]} | {sums['recoll'][1]} / {sums['recoll'][2]} |"
+        f"\nindexing time Lanterna / Recoll: {l_time:.1f} / {r_time:.1f} s = {l_time / r_time:.2f}"
     )
     print(
-        f"\nindexing time Lanterna/Recoll: {l_time:.1f} s / {r_time:.1f} s = {l_time / r_time:.2f}"
-    )
-    print(
-        f"peak memory Lanterna/Recoll: {l_mem / 2**20:.0f} / {r_mem / 2**20:.0f} MiB = {l_mem / r_mem:.2f}"
+        f"peak memory Lanterna / Recoll: {l_mem / 2**20:.0f} / {r_mem / 2**20:.0f} MiB "
+        f"= {l_mem / r_mem:.2f}"
     )
     (work / "ranks.json").write_text(json.dumps({t: ranks[t] for t in ranks}, indent=1))
     (work / "errors.json").write_text(json.dumps(errors, indent=1, ensure_ascii=False))

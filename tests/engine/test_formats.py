@@ -69,6 +69,14 @@ FORMATS = {
         lambda p, t: make.rtf(p, ["Dear committee, café au lait", "日本語の端子台 and Ελληνικά"]),
         ["Dear committee, café au lait\n日本語の端子台 and Ελληνικά"],
     ),
+    "fragment.rtf": (  # no header, several groups: as pandoc's RTF writer leaves it
+        lambda p, t: _written(p, b"{\\pard Alpha\\par}\n{\\pard Beta words\\par}\n"),
+        ["Alpha\nBeta words"],
+    ),
+    "picture.rtf": (  # \\bin without its length
+        lambda p, t: _written(p, b"{\\rtf1{\\pict\\pngblip\\bin 89504e47}Caption text\\par}"),
+        ["Caption text"],
+    ),
     "budget.xlsx": (
         lambda p, t: make.xlsx(
             p,
@@ -162,6 +170,16 @@ def test_each_format_reads_page_by_page(name: str, tmp_path: Path) -> None:
         assert "\\" not in text and "secretword" not in text and "knuth" not in text
     else:
         assert got == expected
+
+
+def test_rtf_without_striprtf() -> None:
+    from engine.formats import _strip_rtf
+
+    rtf = (
+        "{\\rtf1\\ansi{\\fonttbl{\\f0 Times;}}{\\*\\generator X;}{\\pict\\bin0 ffd8}"
+        "\\f0 Caf\\'e9 \\u945? and \\b bold\\b0\\par next}"
+    )
+    assert _strip_rtf(rtf).split() == ["Café", "α", "and", "bold", "next"]
 
 
 def test_pdf_text_is_cleaned(tmp_path: Path) -> None:
