@@ -772,16 +772,80 @@ def _zip_pages(src: Source, ext: str) -> Pages:
                 yield number, info.filename
 
 
+_PROPERTIES = {
+    "title",
+    "subject",
+    "creator",
+    "initial-creator",
+    "keywords",
+    "keyword",
+    "description",
+    "lastModifiedBy",
+    "category",
+    "contributor",
+    "publisher",
+}
+
+
+def _properties(src: Source) -> str:
+    """A ZIP-based document's title, authors, subject and keywords (docProps/core.xml for
+    Office, meta.xml for OpenDocument, the package metadata for EPUB)."""
+    try:
+        with SafeZip(src) as z:
+            part = next((p for p in ("docProps/core.xml", "meta.xml") if z.has(p)), None)
+            if part is None and z.has("META-INF/container.xml"):
+                container = z.xml("META-INF/container.xml")
+                part = next(
+                    (
+                        e.attrib.get("full-path")
+                        for e in container.iter()
+                        if _local(e.tag) == "rootfile"
+                    ),
+                    None,
+                )
+                if part is not None and not z.has(part):
+                    part = None
+            if part is None:
+                return ""
+            root = z.xml(part)
+    except DecodeError:
+        return ""
+    values: list[str] = []
+    for el in root.iter():
+        if _local(el.tag) in _PROPERTIES and el.text and el.text.strip():
+            value = " ".join(el.text.split())
+            if value not in values:
+                values.append(value)
+    return "\n".join(values)
+
+
+def _with_properties(reader: Callable[[Source, str], Pages]) -> Callable[[Source, str], Pages]:
+    """The reader's pages, the document's properties added to the first."""
+
+    def read(src: Source, ext: str) -> Pages:
+        found = reader(src, ext)
+        first = next(found, None)
+        if first is None:
+            return
+        props = _properties(src)
+        number, text = first
+        yield number, f"{text}\n\n{props}" if props and text else (text or props)
+        yield from found
+
+    return read
+
+
 _READERS: dict[str, Callable[[Source, str], Pages]] = {
     **dict.fromkeys(TEXT, _text_pages),
     **dict.fromkeys(HTML, _html_pages),
-    **dict.fromkeys(WORD, _docx_pages),
-    **dict.fromkeys(SLIDES, _pptx_pages),
-    **dict.fromkeys(OPENDOC, _opendoc_pages),
-    **dict.fromkeys(SHEETS, _sheet_pages),
+    **dict.fromkeys(WORD, _with_properties(_docx_pages)),
+    **dict.fromkeys(SLIDES, _with_properties(_pptx_pages)),
+    **dict.fromkeys(OPENDOC, _with_properties(_opendoc_pages)),
+    **dict.fromkeys(SHEETS - {".xls"}, _with_properties(_sheet_pages)),
+    ".xls": _sheet_pages,
     **dict.fromkeys(TABLES, _csv_pages),
     **dict.fromkeys(ARCHIVES, _zip_pages),
-    ".epub": _epub_pages,
+    ".epub": _with_properties(_epub_pages),
     ".rtf": _rtf_pages,
     ".fb2": _fb2_pages,
     ".tex": _tex_pages,

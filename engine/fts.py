@@ -15,9 +15,10 @@ Tokens:
   ("Belding和Kevin") is a word of its own. A run's last character is also kept alone (at the same
   position), so a one-character query finds it as a prefix.
 - In a passage whose language is recognised (py3langid) and has a Snowball stemmer, every word
-  also gets its stem as a second token at the same position, marked with ``~`` ("tarpaulins" →
-  "tarpaulins" and "~tarpaulin"). A user's word matches its exact form or any stem it has in
-  the stemmed languages; hits on exact forms rank first (see ``exactness``).
+  also gets its stem in that language as a second token at the same position ("tarpaulins" →
+  "tarpaulins" and "~en~tarpaulin"). A user's word matches its exact form, or its stem in each
+  language matched against passages of that language only (a Finnish stem of an English word
+  never meets English text); hits on exact forms rank first (Store.keyword).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 TOKENIZER = "lanterna"
 # Bump when the tokens made from a text change: an index made with other tokens is rebuilt
 # (FTS5 can only delete a row's tokens if they are the ones it was given).
-VERSION = 1
+VERSION = 2
 STEM = "~"
 MIN_STEM_LEN = 3
 # Below this, a passage's language is a guess: it gets no stems, only exact words.
@@ -165,7 +166,7 @@ def tokens(text: str, *, stems: bool = False, colocated: bool = True) -> Iterato
             if not word:
                 continue
             if stem is not None and len(word) >= MIN_STEM_LEN and word.isalpha():
-                yield start, end, word, STEM + stem(text[start:end])
+                yield start, end, word, stem(text[start:end])
             else:
                 yield start, end, word
             continue
@@ -221,21 +222,31 @@ def _stemmer(algorithm: str) -> Callable[[str], str]:
     return stem
 
 
+# One tag per stemmer, in the stem tokens: "~en~tarpaulin".
+TAGS = {algorithm: code for code, algorithm in reversed(list(STEMMERS.items()))}
+
+
 def _stemmer_for(text: str) -> Callable[[str], str] | None:
+    """The passage's stem function, giving the whole stem token (tag included)."""
     algorithm = STEMMERS.get(language(text) or "")
-    return _stemmer(algorithm) if algorithm else None
+    if not algorithm:
+        return None
+    stem = _stemmer(algorithm)
+    prefix = f"{STEM}{TAGS[algorithm]}{STEM}"
+    return lambda word: prefix + stem(word)
 
 
 def stems(word: str) -> list[str]:
-    """The distinct stems of a word in every stemmed language, as written and without accents."""
+    """The word's stem tokens in every stemmed language ("~en~tarpaulin", "~de~tarpaulin", …),
+    from the word as written and without its accents."""
     out: list[str] = []
     forms = {word, fold(word)}
-    for algorithm in sorted(set(STEMMERS.values())):
+    for algorithm in sorted(TAGS):
         stem = _stemmer(algorithm)
-        for form in forms:
-            s = stem(form)
-            if s and s not in out:
-                out.append(s)
+        for form in sorted(forms):
+            token = f"{STEM}{TAGS[algorithm]}{STEM}{stem(form)}"
+            if stem(form) and token not in out:
+                out.append(token)
     return out
 
 
@@ -303,7 +314,7 @@ def term(word: str, *, prefix: bool = False) -> str | None:
         return _quote(only) + "*"
     alternatives = [_quote(only)]
     if only.isalpha() and len(only) >= MIN_STEM_LEN and not _has_bigrams(only):
-        alternatives += [_quote(STEM + s) for s in stems(only)]
+        alternatives += [_quote(s) for s in stems(only)]
     if len(alternatives) == 1:
         return alternatives[0]
     return "(" + " OR ".join(alternatives) + ")"

@@ -347,8 +347,9 @@ def fb2(path: Path, title: str, sections: list[str], encoding: str = "utf-8") ->
 
 def docx_rich(path: Path, main: str = "word/document.xml", content_types: bool = True) -> Path:
     """A Word file as Word writes one: tabs and line breaks inside paragraphs, a comment and a
-    footnote anchored on page 2, a tracked deletion, its main part at ``main`` (named by its
-    relationships, and by its content types unless ``content_types`` is False)."""
+    footnote anchored on page 2, a tracked deletion, a title and an author, its main part at
+    ``main`` (named by its relationships, and by its content types unless ``content_types`` is
+    False)."""
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     folder, name = main.rsplit("/", 1)
     document = (
@@ -391,6 +392,11 @@ def docx_rich(path: Path, main: str = "word/document.xml", content_types: bool =
             f"{folder}/_rels/{name}.rels": rels,
             f"{folder}/comments.xml": comments,
             f"{folder}/footnotes.xml": footnotes,
+            "docProps/core.xml": '<?xml version="1.0"?><cp:coreProperties xmlns:cp="http://'
+            'schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://'
+            'purl.org/dc/elements/1.1/"><dc:title>Quarterly Review</dc:title><dc:creator>'
+            "Margit Reindl</dc:creator><cp:lastModifiedBy>Margit Reindl</cp:lastModifiedBy>"
+            "</cp:coreProperties>",
         },
     )
 

@@ -123,21 +123,21 @@ FORMATS = {
     "review.docx": (
         lambda p, t: make.docx_rich(p),
         [
-            "This is a subtitle\nA. M. Writer\nName Value",
+            "This is a subtitle\nA. M. Writer\nName Value\n\nQuarterly Review\nMargit Reindl",
             "Second page text (Check the kumquat figures) (A footnote about lighthouses)",
         ],
     ),
     "moved-main.docx": (
         lambda p, t: make.docx_rich(p, main="word/document2.xml"),
         [
-            "This is a subtitle\nA. M. Writer\nName Value",
+            "This is a subtitle\nA. M. Writer\nName Value\n\nQuarterly Review\nMargit Reindl",
             "Second page text (Check the kumquat figures) (A footnote about lighthouses)",
         ],
     ),
     "rels-only.docx": (
         lambda p, t: make.docx_rich(p, main="doc/main.xml", content_types=False),
         [
-            "This is a subtitle\nA. M. Writer\nName Value",
+            "This is a subtitle\nA. M. Writer\nName Value\n\nQuarterly Review\nMargit Reindl",
             "Second page text (Check the kumquat figures) (A footnote about lighthouses)",
         ],
     ),

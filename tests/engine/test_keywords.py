@@ -148,8 +148,8 @@ def test_short_or_unclear_passages_get_no_stems() -> None:
     assert fts.language(PASSAGES["tarpaulins.txt"]) == "en"
     assert fts.language(PASSAGES["german.txt"]) == "de"
     assert [t[3] for t in fts.tokens(PASSAGES["german.txt"], stems=True) if len(t) > 3][:2] == [
-        "~die",
-        "~haus",
+        "~de~die",
+        "~de~haus",
     ]
     assert all(len(t) == 3 for t in fts.tokens("Tarpaulins", stems=True))
 
