@@ -242,8 +242,9 @@ def main(corpus: Path, work: Path) -> None:
             read_l[fmt(path)] += 1
         elif status == "error":
             errors[path.name] = error
+    # Recoll: every document of the corpus with the size of the text it extracted
     out = subprocess.run(
-        ["recollq", "-c", str(conf), "-F", "url abstract", "-n", "0-100000", f"dir:{corpus}"],
+        ["recollq", "-c", str(conf), "-F", "url ipath dbytes", "-n", "0-100000", f"dir:{corpus}"],
         capture_output=True,
         text=True,
     ).stdout
@@ -251,16 +252,11 @@ def main(corpus: Path, work: Path) -> None:
     import base64
 
     for line in out.splitlines():
-        parts = line.split()
-        if len(parts) < 1 or not parts[0]:
-            continue
-        try:
-            url = base64.b64decode(parts[0]).decode()
-            abstract = base64.b64decode(parts[1]).decode() if len(parts) > 1 else ""
-        except Exception:
-            continue
-        if url.startswith("file://") and abstract.strip():
-            read_r[fmt(Path(url[7:]))] += 1
+        fields = [base64.b64decode(f).decode("utf-8", "replace") for f in line.split(" ")]
+        if len(fields) < 3 or not fields[0].startswith("file://") or fields[1]:
+            continue  # a folder, or a document inside another
+        if fields[2].isdigit() and int(fields[2]) > 0:
+            read_r[fmt(Path(fields[0][7:]))] += 1
 
     # exact-word queries
     def lanterna_rank(word: str) -> int | None:

@@ -23,6 +23,7 @@ PASSAGES = {
     "thai.txt": "สวัสดีครับ ภาษาไทยเป็นภาษาที่สวยงามมาก",
     "german.txt": "Die Häuser am Fluss wurden im Sommer renoviert, sagte der Bürgermeister.",
     "ligature.txt": "The ﬁnancial report of the Café Noir, ＦＵＬＬ ＷＩＤＴＨ.",
+    "libs.txt": "The lib folder of the system holds the shared code that programs load.",
 }
 
 
@@ -141,6 +142,12 @@ def test_an_exact_form_beats_many_stemmed_ones(tmp_path: Path) -> None:
     assert [Path(h.path).name for h in ranked] == ["one.txt", "many.txt"]
     assert ranked[0].rank > ranked[1].rank  # bm25 alone would put the stemmed one first
     st.close()
+
+
+def test_a_stem_meets_passages_of_its_own_language_only(store: Store) -> None:
+    assert "~hu~lib" in str(fts.term("libidn"))  # Hungarian cuts "libidn" to "lib"…
+    assert found(store, fts.term("libidn")) == []  # …but "lib" here is an English word
+    assert found(store, fts.term("lib")) == ["libs.txt"]
 
 
 def test_short_or_unclear_passages_get_no_stems() -> None:
