@@ -252,7 +252,10 @@ def main(corpus: Path, work: Path) -> None:
     import base64
 
     for line in out.splitlines():
-        fields = [base64.b64decode(f).decode("utf-8", "replace") for f in line.split(" ")]
+        try:
+            fields = [base64.b64decode(f).decode("utf-8", "replace") for f in line.split(" ")]
+        except ValueError:
+            continue  # the query and count lines
         if len(fields) < 3 or not fields[0].startswith("file://") or fields[1]:
             continue  # a folder, or a document inside another
         if fields[2].isdigit() and int(fields[2]) > 0:
@@ -268,7 +271,7 @@ def main(corpus: Path, work: Path) -> None:
 
     def keyword_rank(word: str) -> int | None:
         match = fts.term(word)
-        hits = lib.store.keyword(match, 5, names=False) if match else []
+        hits = lib.store.keyword(match, 50, names=False) if match else []  # passages: 5 files
         paths: list[str] = []
         for h in hits:
             if h.path not in paths:
