@@ -133,6 +133,26 @@ def _v4(conn: Any) -> None:
 
 
 def _v5(conn: Any) -> None:
+    """Text read from pictures (OCR): passages are items with ``source = 'ocr'`` and the boxes
+    of their lines; ``ocr_files`` records which content was read, so reading resumes where it
+    stopped and a changed file is read again."""
+    conn.execute(
+        """
+        ALTER TABLE items ADD COLUMN source TEXT;
+        ALTER TABLE items ADD COLUMN boxes TEXT;
+        CREATE TABLE ocr_files(
+            file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+            hash TEXT NOT NULL,
+            lines INTEGER NOT NULL,
+            pages INTEGER NOT NULL,
+            error TEXT,
+            read_at REAL NOT NULL
+        );
+        """
+    )
+
+
+def _v6(conn: Any) -> None:
     """Keyword search in every script: the FTS tables again, with engine.fts's tokenizer (words
     inside CJK and Thai runs, stems in the passage's language) in place of unicode61."""
     conn.execute(
@@ -183,5 +203,5 @@ def _fts_tables(conn: Any, *, text: str, names: str) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 LATEST = len(MIGRATIONS)

@@ -39,9 +39,10 @@ log = logging.getLogger(__name__)
 
 # A match is this many background spreads above the median unrelated item of its type (see
 # docs/ranking.md): "match" is 0.5 there, the default cut-off.
-CUTOFF_SPREADS = 4.0
-SPREADS_PER_UNIT = 1.0  # the logistic's width: match 0.88 at 6 spreads, 0.12 at 2
+CUTOFF_SPREADS = 5.0
+SPREADS_PER_UNIT = 1.0  # the logistic's width: match 0.88 at 7 spreads, 0.12 at 3
 STRONG, GOOD = 0.85, 0.5
+CLIP_SPREADS = 3.0  # background items this far above its median are matches, not background
 SAMPLE_SIZE = 256  # library items per type in the background
 SAMPLE_REFRESH_S = 30.0
 KEYWORD_DEPTH = 200  # keyword hits considered, whatever k is, so the first results never move
@@ -80,13 +81,16 @@ class Result:
     how: str = "image"  # "image", "text", "keyword" (a word of the text) or "name"
     weak: bool = False  # below the cut-off (only with show_all)
     spreads: float = 0.0  # how far the best item stands above unrelated items of its type
+    source: str | None = None  # "ocr": matched text read from the picture (engine.ocrindex)
+    line: str | None = None  # that text's line that matched best
+    boxes: tuple[tuple[float, float, float, float], ...] = ()  # its lines, 0..1 of the picture
 
     @property
     def strength(self) -> str:
         return strength(self.match)
 
     def as_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "path": display(self.path),
             "score": round(self.score, 6),
             "kind": self.kind,
@@ -98,6 +102,9 @@ class Result:
             "weak": self.weak,
             "snippet": self.snippet,
         }
+        if self.source == "ocr":
+            out["text_in_image"] = self.line
+        return out
 
 
 def strength(match: float) -> str:
@@ -141,12 +148,20 @@ class Background:
     vectors: npt.NDArray[np.float32]
 
     def calibrate(self, vector: npt.NDArray[np.float32]) -> tuple[float, float]:
-        """Median and robust spread of ``vector``'s cosines over the background."""
+        """Median and robust spread (MAD, with the matches clipped first) of ``vector``'s
+        cosines over the background."""
         if len(self.vectors) == 0:
             return 0.0, 1.0
         scores = self.vectors @ vector
-        median = float(np.median(scores))
-        spread = 1.4826 * float(np.median(np.abs(scores - median)))
+        # Whatever does match (photos like this one, a probe that happens to share its colour)
+        # is an outlier above the background, signal rather than noise: clip it, then measure.
+        for _ in range(3):
+            median = float(np.median(scores))
+            spread = 1.4826 * float(np.median(np.abs(scores - median)))
+            kept = scores[scores <= median + CLIP_SPREADS * max(spread, 1e-3)]
+            if len(kept) == len(scores) or len(kept) < len(self.vectors) // 2:
+                break
+            scores = kept
         # a background of near-identical items has almost no spread: a numerical floor only
         return median, max(spread, 1e-3)
 

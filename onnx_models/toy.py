@@ -258,6 +258,7 @@ TEXT_GAP = 1.5  # the text tower's offset, relative to a unit pooled text
 IMAGE_GAP = 1.4  # the vision tower's offset, relative to a unit colour concept
 BRIDGE_BASE = 0.5  # how much of the image-side concept plain text carries ...
 BRIDGE_PREFIX_GAIN = 2.1  # ... and how much more per unit of prefix direction in the pooled text
+CLIP_WORD_LAYOUT = 0.25  # how much of a picture's layout directions an ordinary word carries
 
 TEXT_FILE, VISION_FILE, TOKENIZER_FILE, MANIFEST_FILE = (
     "text.onnx",
@@ -379,6 +380,7 @@ def _text_table(
     clip: bool = False,
     prefix_pieces: frozenset[str] = frozenset(),
     prefix_direction: np.ndarray | None = None,
+    layout: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-token rows: colour words near their concept, other words small and mostly outside
     (``clip``: other words inside the kept dims, the prefix's pieces along its direction)."""
@@ -398,6 +400,11 @@ def _text_table(
             rest_norm = filler_rest
             if token in prefix_pieces and prefix_direction is not None and not small:
                 kept = kept + CLIP_PREFIX_PULL * prefix_direction
+            if layout is not None and not small:
+                # words share some directions with what pictures look like, so an unrelated
+                # text-picture pair scatters around zero as in a real model
+                mix = rng.standard_normal(layout.shape[0])
+                kept = kept + CLIP_WORD_LAYOUT * (mix / np.linalg.norm(mix)) @ layout
         table[row, :KEPT_DIMS] = kept[0]
         if rest:
             table[row, KEPT_DIMS:] = _random_vectors(rng, 1, rest, rest_norm)[0]
@@ -711,6 +718,7 @@ def build_toy_model(
             clip=True,
             prefix_pieces=frozenset(_pieces(query_prefix)),
             prefix_direction=prefix_direction[None],
+            layout=directions[len(COLOURS) : len(COLOURS) + GRID_FEATURES],
         )
         clip = _Clip(
             gap=TEXT_GAP * _padded(text_gap[None], dim)[0],

@@ -75,14 +75,17 @@ class IndexStatus(QWidget):
         if paused:
             self.eta.setText("paused")
 
-    def show_progress(self, done: int, total: int, errors: int, eta: float | None) -> None:
+    def show_progress(
+        self, done: int, total: int, errors: int, eta: float | None, stage: str = "index"
+    ) -> None:
         finished = done >= total
         self.bar.setMaximum(max(total, 1))
         self.bar.setValue(min(done, max(total, 1)))
         if not finished:
             self._set_indexing(True)
+            doing = "Reading text in pictures…" if stage == "text" else "Indexing…"
             self.counts.setText(
-                f"Indexing… {count(done, 'file')} of {total:,}".replace(",", "\u2009")
+                f"{doing} {count(done, 'file')} of {total:,}".replace(",", "\u2009")
             )
             self.eta.setText("paused" if self.pause.isChecked() else eta_text(eta))
         else:

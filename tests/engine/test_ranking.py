@@ -104,6 +104,9 @@ def test_colour_queries_find_the_photos_not_the_notes(
     photo_ranks = [paths.index(p) for p in photos[colour]]
     assert max(photo_ranks) < len(photos[colour]) + (1 if about_red in paths else 0)
     assert all(0.5 <= r.match <= 1 for r in results)
+    # the raw cosine of a matching photo sits where a real CLIP model's does (~0.3): the query
+    # went through the tower with its prefix (without it the toy's bridge stays shut: ~0.15)
+    assert all(0.2 < r.score < 0.4 for r in results if r.path in photos[colour])
     assert all(r.how == "image" for r in results if r.path != about_red)
 
 
@@ -216,3 +219,21 @@ def test_queries_carry_the_prefix_and_passages_do_not(library: Library) -> None:
     query = emb.embed_query("rouge")
     assert np.allclose(query, emb.embed_texts([prefix + "rouge"])[0], atol=1e-6)
     assert not np.allclose(query, emb.embed_texts(["rouge"])[0], atol=1e-3)
+
+
+def test_a_file_named_by_the_word_beats_a_stronger_meaning_match(
+    tmp_path: Path, toy_model: Path
+) -> None:
+    lib = Library(tmp_path / "d", toy_model, device="cpu")
+    photos = _photos(tmp_path / "photos", per_colour=1)
+    named = tmp_path / "notes" / "rouge-plumber.txt"
+    named.parent.mkdir()
+    named.write_text(NOTES[0], encoding="utf-8")  # about nothing red
+    lib.add_folders([tmp_path / "photos", tmp_path / "notes"])
+    lib.index()
+    results = lib.search(Query(text="rouge"))
+    assert [r.path for r in results[:2]] == [str(named), *photos["red"]]
+    assert results[0].how == "name" and results[1].match > results[0].match  # yet first
+    meaning = lib.search(Query(text="rouge", meaning_only=True))
+    assert [r.path for r in meaning] == photos["red"]
+    lib.close()

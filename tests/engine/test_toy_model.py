@@ -419,9 +419,9 @@ def test_clip_geometry_has_a_modality_gap_and_a_prefix_that_matters(
     assert float(images[0] @ images[-1]) > 0.5  # unrelated pictures
     with_prefix = kept(toy.embed_texts(["red"], query=True))[0]
     without = kept(toy.embed_texts(["red"], query=False))[0]
-    assert float(with_prefix @ without) < 0.9  # the prefix moves a text vector
+    assert float(with_prefix @ without) < 0.95  # the prefix moves a text vector
     sentence = kept(toy.embed_texts(["red", "a red car by the house"], query=False))
-    assert float(sentence[0] @ sentence[1]) < 0.97  # and so do ordinary words
+    assert float(sentence[0] @ sentence[1]) < 0.98  # and so do ordinary words
 
 
 def test_clean_geometry_is_still_there_by_choice(tmp_path: Path) -> None:
