@@ -187,6 +187,7 @@ def tokens(text: str, *, stems: bool = False, colocated: bool = True) -> Iterato
 # -- languages and stems ----------------------------------------------------------------------
 
 _lock = threading.Lock()
+_warned: list[bool] = []
 
 
 @functools.cache
@@ -202,7 +203,15 @@ def language(text: str) -> str | None:
     if letters < MIN_LANGUAGE_CHARS:
         return None
     with _lock:  # the model loads once; classifying is read-only after that
-        identifier = _identifier()
+        if _warned:
+            return None  # it failed once: the same tokens for the rest of this process
+        try:
+            identifier = _identifier()
+        except Exception:  # a broken install: exact words still work, stems wait
+            if not _warned:
+                _warned.append(True)
+                log.warning("no language model (py3langid): words are not stemmed", exc_info=True)
+            return None
     code, prob = identifier.classify(text[:4000])
     return str(code) if prob >= MIN_LANGUAGE_PROB else None
 
