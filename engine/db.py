@@ -21,6 +21,7 @@ from typing import Any
 import apsw
 import sqlite_vec
 
+from . import fts
 from .errors import IndexDamagedError, IndexError_
 from .migrations import LATEST, MIGRATIONS
 
@@ -46,6 +47,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
+        fts.register(conn)  # the keyword index's tokenizer: every connection needs it
     except apsw.Error as exc:
         raise IndexError_(
             f"cannot open the index {path}: {exc}",
@@ -222,6 +224,7 @@ def open_index(
                 lock.release()
     assert conn is not None
     migrate(conn)
+    fts.refresh(conn)
     if kept is not None:
         _salvage(kept, conn)
     return conn, kept

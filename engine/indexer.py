@@ -33,7 +33,7 @@ from .documents import pages
 from .embedder import Embedder
 from .errors import DecodeError, FileVanishedError, ReadError
 from .preprocess import ImageInfo, pad_square, prepare, to_tensor
-from .scanner import DOCUMENT, bytes_hash, content_hash
+from .scanner import DOCUMENT, OTHER, bytes_hash, content_hash
 from .store import GONE, PENDING, STALE, WRITTEN, FileRow, Indexed, ItemVector, Store
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class _Unchanged:
     file: FileRow
     size: int
     mtime_ns: int
-    inode: int
+    inode: int | None
 
 
 @dataclass
@@ -192,6 +192,8 @@ class Indexer:
 
     def _read(self, file: FileRow) -> _Outcome:
         path = file.path
+        if file.kind == OTHER:  # found by name only: nothing to read (normally never pending)
+            return _Unchanged(file, file.size, file.mtime_ns, None)
         try:
             before = os.stat(path)
             if not stat.S_ISREG(before.st_mode):

@@ -335,6 +335,7 @@ class Library:
         return Rules(
             excludes=tuple(self.store.setting("excludes", list(DEFAULT_EXCLUDES))),
             include_hidden=bool(self.store.setting("include_hidden", False)),
+            private=(str(self.data_dir),),
         )
 
     def set_rules(

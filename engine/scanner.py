@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from .documents import DOCUMENT_EXTENSIONS
+from .documents import is_document
 from .preprocess import SUPPORTED_EXTENSIONS
-from .store import FileRow, Folder, Store
+from .store import NAME_ONLY, FileRow, Folder, Store
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +35,17 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 
 IMAGE = "image"
 DOCUMENT = "document"
+OTHER = NAME_ONLY  # found by its name only: Lanterna cannot read its content
 
 
 def kind_of(path: str) -> str | None:
-    """The kind of item a file becomes, or None for files Lanterna does not index."""
+    """The kind of item a file becomes; every file is at least found by its name."""
     ext = os.path.splitext(path)[1].lower()
     if ext in SUPPORTED_EXTENSIONS:
         return IMAGE
-    if ext in DOCUMENT_EXTENSIONS:
+    if is_document(path):
         return DOCUMENT
-    return None
+    return OTHER
 
 
 def content_hash(path: str | os.PathLike[str]) -> str:
@@ -69,6 +70,9 @@ class Rules:
 
     excludes: tuple[str, ...] = DEFAULT_EXCLUDES
     include_hidden: bool = False
+    # Lanterna's own folders (the index, models): never indexed, even inside a watched folder,
+    # or every write to the index would be a change to index.
+    private: tuple[str, ...] = ()
 
     def skip_name(self, name: str) -> bool:
         if not self.include_hidden and name.startswith("."):
@@ -88,7 +92,9 @@ class Rules:
         if rel.startswith(".."):
             return True
         parts = PurePath(rel).parts
-        return any(self.skip_name(p) for p in parts) or self.skip_relative(rel)
+        if any(self.skip_name(p) for p in parts) or self.skip_relative(rel):
+            return True
+        return any(path == p or path.startswith(p.rstrip(os.sep) + os.sep) for p in self.private)
 
 
 @dataclass
@@ -151,7 +157,8 @@ def walk(root: str, rules: Rules, cancelled: Callable[[], bool] = lambda: False)
                 if rules.skip_relative(rel):
                     continue
                 if entry.is_dir(follow_symlinks=True):
-                    stack.append(entry.path)
+                    if entry.path not in rules.private:
+                        stack.append(entry.path)
                 elif entry.is_file(follow_symlinks=True) and kind_of(name):
                     est = entry.stat(follow_symlinks=True)
                     result.files[entry.path] = Stat(est.st_size, est.st_mtime_ns)
