@@ -852,7 +852,7 @@ class Store:
 
     def mark_error(
         self,
-        file: FileRow,
+        file: FileRow | int,
         message: str,
         *,
         size: int | None = None,
@@ -860,7 +860,13 @@ class Store:
         inode: int | None = None,
     ) -> str:
         """The file's content cannot be indexed (damaged, unsupported): its old vectors
-        describe content that is gone, so they go; it is read again once it changes."""
+        describe content that is gone, so they go; it is read again once it changes. ``file``
+        is the row as it was read (or an id: the row as it is now)."""
+        if isinstance(file, int):
+            found = self.file(file)
+            if found is None:
+                return GONE
+            file = found
         with self.write() as conn:
             outcome = self._still_true(
                 conn, file, size, mtime_ns, inode if size is not None else None
