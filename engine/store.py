@@ -212,7 +212,7 @@ def is_damage(exc: BaseException) -> bool:
 
 class _Reader:
     """A thread's read connection, held in thread-local storage: when the thread ends, this
-    object goes and a finaliser closes the connection."""
+    object goes and a finaliser hands the connection back to be closed."""
 
     __slots__ = ("__weakref__", "conn")
 
@@ -221,12 +221,17 @@ class _Reader:
 
 
 def _release_reader(
-    readers: set[apsw.Connection], lock: threading.Lock, conn: apsw.Connection
+    readers: set[apsw.Connection],
+    lock: threading.Lock,
+    released: list[apsw.Connection],
+    conn: apsw.Connection,
 ) -> None:
+    # Runs while the ended thread's state is being torn down: closing the connection there
+    # (its Python tokenizer and functions go with it) crashed the interpreter, so it is only
+    # queued, and closed by the next read of any thread, or by Store.close.
     with lock:
         readers.discard(conn)
-    with suppress(apsw.Error):
-        conn.close()
+        released.append(conn)
 
 
 class Store:
@@ -250,6 +255,7 @@ class Store:
         self._lock = threading.RLock()
         self._local = threading.local()
         self._readers: set[apsw.Connection] = set()
+        self._released: list[apsw.Connection] = []  # of threads that ended; closed soon
         self._readers_lock = threading.Lock()
         self._closed = False
         self.damaged: str | None = None  # why, once a read or write found a damaged page
@@ -262,8 +268,9 @@ class Store:
                 return
             self._closed = True
             with self._readers_lock:
-                readers = list(self._readers)
+                readers = list(self._readers) + self._released
                 self._readers.clear()
+                self._released.clear()
             for conn in readers:
                 with suppress(apsw.Error):
                     conn.close()
@@ -281,6 +288,12 @@ class Store:
     def reader(self) -> apsw.Connection:
         if self._closed:
             raise IndexError_("the index is closed")
+        if self._released:  # readers of threads that ended: closed here, by a live thread
+            with self._readers_lock:
+                released, self._released = self._released, []
+            for old in released:
+                with suppress(apsw.Error):
+                    old.close()
         slot: _Reader | None = getattr(self._local, "reader", None)
         if slot is None:
             conn = db.connect(self.path)
@@ -288,11 +301,14 @@ class Store:
             self._local.reader = slot
             with self._readers_lock:
                 self._readers.add(conn)
-            weakref.finalize(slot, _release_reader, self._readers, self._readers_lock, conn)
+            weakref.finalize(
+                slot, _release_reader, self._readers, self._readers_lock, self._released, conn
+            )
         return slot.conn
 
     def open_readers(self) -> int:
-        """How many read connections are open (one per live thread that has read)."""
+        """How many read connections are in use (one per live thread that has read); those of
+        ended threads are closed when the next reader is opened, or at close."""
         with self._readers_lock:
             return len(self._readers)
 
