@@ -81,7 +81,7 @@ def load(path: str | os.PathLike[str]) -> ModelFolder:
     if not folder.is_dir():
         raise ModelError(
             f"no model folder at {display(folder)}",
-            "download the model with `lanterna model download`, or name a model folder",
+            "download the model with `lanterna model download`, or point --model at a folder",
         )
     try:
         raw = manifest_path.read_bytes()

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, LanternaError, ModelError, UsageError
+
+__all__ = ["DataFolder", "Manifest", "UsageError"]
 from .paths import DATA_ENV, INDEX_FILE, display
 
 MAX_RESULTS = 1000

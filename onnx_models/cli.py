@@ -2,16 +2,20 @@
 
 ``engine.cli`` registers these with :func:`add_model_parser` and hands them to
 :func:`run_model_command`; they need no index and no working model (they are how one gets one).
-Errors print one line on stderr and exit with status 1, like the rest of the CLI.
+Errors print one line on stderr (and a hint on a second) and exit with status 1, like the rest of
+the CLI.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from engine.paths import display
 
 from . import release
 
@@ -142,10 +146,15 @@ def _download(args: argparse.Namespace, data_dir: Path, model_dir: Path, device:
 
 
 def _import(args: argparse.Namespace, data_dir: Path, model_dir: Path, device: str) -> int:
+    from engine import validate
+
     from .importer import import_model
 
+    source = validate.path_text(args.source, "DIR")
+    if not os.path.lexists(source):
+        raise validate.UsageError(f"no such file or folder: {display(os.path.abspath(source))}")
     installed = import_model(
-        Path(args.source),
+        Path(source),
         model_dir,
         device=device,
         variant=args.variant,
@@ -242,8 +251,11 @@ def run_model_command(
     try:
         return _ACTIONS[args.model_action](args, data_dir, model_dir, device)
     except LanternaError as exc:
-        print(f"lanterna: {exc.one_line()}", file=sys.stderr)
-        return 1
+        first, *rest = exc.lines()
+        print(f"lanterna: {first}", file=sys.stderr)
+        for line in rest:
+            print(line, file=sys.stderr)
+        return exc.exit_status
     except KeyboardInterrupt:
         print("lanterna: interrupted", file=sys.stderr)
         return 130

@@ -171,9 +171,9 @@ def test_cli_import_then_replace(
     assert main([*base, str(other_toy_model)]) == 0
     out = capsys.readouterr().out
     assert "replaced lanterna/toy-clip toy-1" in out and "--reembed" in out
-    assert main([*base, str(tmp_path / "missing")]) == 1
+    assert main([*base, str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("lanterna: Model error: no such file or folder")
+    assert err == [f"lanterna: no such file or folder: {tmp_path / 'missing'}"]
 
 
 def test_import_from_a_hub_cache_snapshot(toy_model: Path, tmp_path: Path) -> None:
