@@ -162,7 +162,7 @@ class _Bar:
         if self.bar.disable:
             print(text, file=sys.stderr)
         else:
-            self.bar.write(text, file=sys.stderr)
+            self.bar.write(text, file=self.bar.fp)
 
     def close(self) -> None:
         self.bar.close()
