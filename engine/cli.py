@@ -314,6 +314,8 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
         )
     else:
         print(f"model      {info['model_error']}")
+        if info.get("model_hint"):
+            print(f"           hint: {info['model_hint']}")
     for folder in info["folders"]:
         note = "" if folder["status"] == "ok" else f" ({folder['status']})"
         print(f"folder     {display(folder['path'])}{note}")

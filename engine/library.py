@@ -431,7 +431,8 @@ class Library:
                 info["provider"] = emb.provider
                 info["provider_note"] = emb.provider_note
             except ModelError as exc:
-                info["model_error"] = exc.one_line()
+                info["model_error"] = exc.message
+                info["model_hint"] = exc.hint
         return info
 
 

@@ -74,6 +74,12 @@ class IndexStatus(QWidget):
         self.pause_toggled.emit(paused)
         if paused:
             self.eta.setText("paused")
+        if self._indexing:
+            self.show_progress(self.bar.value(), self.bar.maximum(), 0, None)
+
+    def _progress_text(self, done: int, total: int) -> str:
+        of = f"{count(done, 'file')} of {total:,}".replace(",", "\u2009")
+        return f"Paused: {of} indexed" if self.pause.isChecked() else f"Indexing… {of}"
 
     def show_progress(self, done: int, total: int, errors: int, eta: float | None) -> None:
         finished = done >= total
@@ -81,9 +87,7 @@ class IndexStatus(QWidget):
         self.bar.setValue(min(done, max(total, 1)))
         if not finished:
             self._set_indexing(True)
-            self.counts.setText(
-                f"Indexing… {count(done, 'file')} of {total:,}".replace(",", "\u2009")
-            )
+            self.counts.setText(self._progress_text(done, total))
             self.eta.setText("paused" if self.pause.isChecked() else eta_text(eta))
         else:
             self._set_indexing(False)
