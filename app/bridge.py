@@ -224,7 +224,7 @@ class Bridge(QObject):
 
         try:
             data = paths.data_dir(self.data_dir)
-            folder = validate.data_folder(None, data, create=True)
+            folder = validate.data_folder(None, data, create=True, name="the data folder")
             if folder.readonly:
                 self._watching = False  # nothing can be written: searching only
                 self._read_only = folder.path

@@ -10,6 +10,7 @@ inline (:class:`InlinePool`).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -38,7 +39,7 @@ class InlinePool:
 def log_file() -> str | None:
     """The file the app logs to (set up by ``app.main``), if it logs to one."""
     for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler):
+        if isinstance(handler, logging.FileHandler) and handler.baseFilename != os.devnull:
             return str(handler.baseFilename)
     return None
 

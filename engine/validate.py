@@ -182,17 +182,24 @@ def _writable(folder: Path) -> bool:
 
 
 def data_folder(
-    explicit: str | None, path: Path, *, create: bool, need_index: bool = False
+    explicit: str | None,
+    path: Path,
+    *,
+    create: bool,
+    need_index: bool = False,
+    name: str | None = None,
 ) -> DataFolder:
     """Check the data folder ``path`` (from ``--data-dir`` when ``explicit`` is not None).
 
     ``need_index`` (commands that only read) refuses a folder that does not exist or holds no
     index, so a mistyped ``--data-dir`` is reported, not created and shown as an empty index.
-    ``create`` makes a missing folder. A folder that cannot be written opens read-only.
+    ``create`` makes a missing folder. A folder that cannot be written opens read-only. ``name``
+    says what the folder is called in messages (default: where it came from).
     """
     if explicit is not None:
         path_text(explicit, "--data-dir")
-    name, typed = _source(explicit)
+    source, typed = _source(explicit)
+    name = name or source
     error: type[LanternaError] = UsageError if typed else ConfigError
     where = display(path)
     kind = _kind(str(path))
