@@ -23,10 +23,7 @@ def cannot_open(path: str) -> str:
     from engine.paths import display
 
     name = display(os.path.basename(path))
-    return (
-        f"Nothing on this system opens {name}: no application is set up for this kind of file "
-        "(on Linux, xdg-open and a default application)"
-    )
+    return f"No application on this system opens {name}"
 
 
 def reveal(path: str) -> bool:

@@ -161,7 +161,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
         self.index_status = IndexStatus()
-        self.statusBar().addPermanentWidget(self.index_status, 1)
+        # Permanent, but not stretched: a passing message ("Path copied") needs room on its left.
+        self.statusBar().addPermanentWidget(self.index_status)
         self.setAcceptDrops(True)
         self.setTabOrder(self.search, self.filters.kind)
         self.setTabOrder(self.filters.reset_button, self.grid)

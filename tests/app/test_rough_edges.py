@@ -69,10 +69,10 @@ def test_open_says_so_when_nothing_opens_the_file(qtbot: Any, window: Any) -> No
     entry = window.grid.current_entry()
     window.actions_.act_open.trigger()
     said = window.statusBar().currentMessage()
-    assert said.startswith(f"Nothing on this system opens {entry.name}")
+    assert said == f"No application on this system opens {entry.name}"
     window.statusBar().clearMessage()
     window.open_top()
-    assert window.statusBar().currentMessage().startswith("Nothing on this system opens")
+    assert window.statusBar().currentMessage().startswith("No application on this system opens")
 
 
 def test_a_missing_model_is_explained_in_the_window_s_words(
