@@ -130,8 +130,8 @@ def load(path: str | os.PathLike[str]) -> ModelFolder:
     return ModelFolder(
         path=folder,
         id=top.name("id"),
-        revision=top.text("revision", "", limit=256),
-        licence=top.text("licence", "unknown", limit=256),
+        revision=top.text("revision", "", limit=256, plain=True),
+        licence=top.text("licence", "unknown", limit=256, plain=True),
         dim=dim,
         matryoshka_dims=dims,
         text=TextSpec(

@@ -342,12 +342,17 @@ class Manifest:
             raise self._fail(key, f"must be from {low} to {high}, not {_short(value)}")
         return value
 
-    def text(self, key: str, default: Any = ..., *, limit: int = MAX_TEXT) -> str:
+    def text(
+        self, key: str, default: Any = ..., *, limit: int = MAX_TEXT, plain: bool = False
+    ) -> str:
+        """A string; ``plain``: one that is shown to the user, so without control characters."""
         value = self._get(key, default)
         if not isinstance(value, str):
             raise self._fail(key, f"must be a string, not {_short(value)}")
         if len(value) > limit:
             raise self._fail(key, f"is longer than {limit} characters")
+        if plain and display(value) != value:
+            raise self._fail(key, f"holds control characters: {_short(value)}")
         return value
 
     def name(self, key: str) -> str:

@@ -107,8 +107,10 @@ def _print_installed(installed: Any, kept: Path | None = None) -> None:
     from .release import human_bytes
 
     variant = f" ({installed.variant})" if installed.variant else ""
-    print(f"installed {installed.id} {installed.revision}{variant} in {installed.model_dir}")
-    print(f"  from {installed.source}")
+    print(
+        f"installed {installed.id} {installed.revision}{variant} in {display(installed.model_dir)}"
+    )
+    print(f"  from {display(installed.source)}")
     for name, size in sorted(installed.files.items()):
         print(f"  {name:<24} {human_bytes(size):>10}")
     if installed.self_test is not None:
@@ -120,7 +122,7 @@ def _print_installed(installed: Any, kept: Path | None = None) -> None:
             "files again with this model"
         )
     if kept is not None:
-        print(f"  the download is kept in {kept}")
+        print(f"  the download is kept in {display(kept)}")
 
 
 def _download(args: argparse.Namespace, data_dir: Path, model_dir: Path, device: str) -> int:
@@ -177,7 +179,7 @@ def _info(args: argparse.Namespace, data_dir: Path, model_dir: Path, device: str
     dims = info["matryoshka_dims"]
     print(f"model      {info['id']} {info['revision']}{variant}")
     print(f"licence    {info['licence']}")
-    print(f"folder     {info['model_dir']}")
+    print(f"folder     {display(info['model_dir'])}")
     print(
         f"dims       {info['dim']} (Matryoshka {dims[0]}…{dims[-1]}); "
         f"Lanterna keeps {info['stored_dims']}"
