@@ -76,6 +76,7 @@ def vision_preprocessing(
     which wins (a fixed-size graph must be fed exactly that size); the official release's
     values fill in what neither says."""
     vision = dict(DEFAULT_VISION)
+    said: int | None = None
     for path in configs:
         if not path.is_file():
             continue
@@ -85,13 +86,15 @@ def vision_preprocessing(
             raise ModelError(f"cannot read {path}: {exc}") from exc
         if not isinstance(config, Mapping):
             raise ModelError(f"{path} is not a JSON object")
-        vision.update(preprocessor_vision(config))
+        given = preprocessor_vision(config)
+        said = given.get("image_size")
+        vision.update(given)
         break
     if fixed_size is not None and vision["image_size"] != fixed_size:
-        if report is not None and vision["image_size"] != DEFAULT_VISION["image_size"]:
+        if report is not None and said is not None:
             report(
-                f"the graph takes {fixed_size} px images, not the {vision['image_size']} px "
-                f"its {PREPROCESSOR_CONFIG} says: using {fixed_size}"
+                f"the graph takes {fixed_size} px images, not the {said} px its "
+                f"{PREPROCESSOR_CONFIG} says: using {fixed_size}"
             )
         vision["image_size"] = fixed_size
     return vision
