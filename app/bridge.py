@@ -62,6 +62,7 @@ class SearchRequest:
     date_from: float | None = None
     date_to: float | None = None
     k: int = 200
+    show_all: bool = False  # also what falls below the relevance cut-off, after the rest
 
     @property
     def empty(self) -> bool:
@@ -96,6 +97,8 @@ def _query(req: SearchRequest) -> Any:
         folder=req.folder,
         date_from=req.date_from,
         date_to=req.date_to,
+        show_all=req.show_all,
+        live=True,  # the search box searches as the user types: an unfinished word is a prefix
     )
 
 
@@ -127,6 +130,8 @@ def _run_search(lib: Library, req: SearchRequest) -> list[Entry]:
             type=r.type,
             snippet=r.snippet,
             taken=r.taken,
+            match=r.match,
+            weak=r.weak,
         )
         for r in results
     ]

@@ -100,9 +100,28 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("watch", help="index, then keep the index current until Ctrl+C")
 
-    srch = sub.add_parser("search", help="search by text, by image, or both")
+    srch = sub.add_parser(
+        "search",
+        help="search by text, by image, or both",
+        description='TEXT may use the query language: "exact phrase", OR, -word, prefix*, '
+        "2:beach - people (weights and negatives), name:, kind:, in:FOLDER, after:, before:.",
+    )
     srch.add_argument("text", nargs="?", default="", metavar="TEXT")
-    srch.add_argument("--image", metavar="FILE", help="find images like this one")
+    srch.add_argument(
+        "--image", metavar="FILE", action="append", help="find files like this picture (repeatable)"
+    )
+    srch.add_argument(
+        "--not", dest="not_texts", metavar="TEXT", action="append", help="less of this (repeatable)"
+    )
+    srch.add_argument(
+        "--not-image", dest="not_images", metavar="FILE", action="append", help="less like this"
+    )
+    srch.add_argument(
+        "--all", dest="show_all", action="store_true", help="also weak matches, after a divider"
+    )
+    srch.add_argument(
+        "--meaning-only", action="store_true", help="rank by meaning only, not exact words first"
+    )
     srch.add_argument("-k", type=int, default=20, metavar="N", help="how many files (default 20)")
     srch.add_argument("--kind", choices=["image", "document"])
     srch.add_argument("--folder", metavar="PATH", help="only files below this folder")
@@ -261,29 +280,41 @@ def _cmd_search(lib: Any, args: argparse.Namespace) -> int:
     from .search import Query, parse_date
 
     validate.search_args(args, [f.path for f in lib.folders()])
+    images = args.image or []
+    not_images = args.not_images or []
     query = Query(
         text=args.text,
-        image=args.image,
+        images=tuple(images),
+        not_texts=tuple(args.not_texts or ()),
+        not_images=tuple(not_images),
         k=args.k,
         kind=args.kind,
         folder=os.path.abspath(args.folder) if args.folder else None,
         date_from=parse_date(args.date_from) if args.date_from else None,
         date_to=parse_date(args.date_to, end=True) if args.date_to else None,
+        show_all=args.show_all,
+        meaning_only=args.meaning_only,
     )
     try:
         results = lib.search(query)
     except DecodeError as exc:
-        if not args.image:
-            raise
-        raise DecodeError(f"{display(args.image)}: {exc.detail}", exc.hint) from exc
+        raise validate.name_the_image(exc, [*images, *not_images], lib) from exc
     if args.json:
         print(json_text([{**r.as_json(), "path": r.path} for r in results]))
         return 0
     if not results:
-        print("no results", file=sys.stderr)
+        hint = "" if args.show_all else " (--all shows the nearest anyway)"
+        print(f"no good matches{hint}", file=sys.stderr)
+    divided = False
     for r in results:
+        if r.weak and not divided:
+            print("-- weaker matches --")
+            divided = True
         where = f"  p.{r.item}" if r.kind == "document" else ""
-        print(f"{r.score:6.3f}  {display(r.path)}{where}")
+        print(f"{r.match:4.2f} {r.strength:<6}  {display(r.path)}{where}  [{r.how}]")
+        if r.snippet:
+            snippet = " ".join(r.snippet.split())
+            print(f"      {display(snippet[:160])}")
     return 0
 
 

@@ -223,13 +223,12 @@ class Embedder:
     def vision_distinguishes(self, session: ort.InferenceSession) -> bool:
         """Self-test: two very different images must not give the same vector."""
         size = self.model.vision.image_size
-        rng = np.random.default_rng(0)
-        pixels = np.stack(
-            [
-                np.zeros((3, size, size), dtype=np.float32),
-                rng.normal(0.0, 1.0, (3, size, size)).astype(np.float32),
-            ]
-        )
+        # A flat grey picture and one with a bright top-left and a dark, tinted rest: they differ
+        # in layout and colour, which every image model sees (plain noise averages to grey).
+        shaped = np.full((3, size, size), -1.0, dtype=np.float32)
+        shaped[:, : size // 2, : size // 2] = 1.5
+        shaped[0] += 0.8
+        pixels = np.stack([np.zeros((3, size, size), dtype=np.float32), shaped])
         raw = session.run([self.model.vision_output], {"pixel_values": pixels})[0]
         a, b = truncate_normalise(raw)
         return bool(np.all(np.isfinite(raw))) and float(a @ b) < 0.9999
@@ -300,14 +299,19 @@ class Embedder:
             start = end - overlap
         return chunks
 
-    def embed_texts(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
-        """Embed texts; ``query=True`` adds the model's query instruction (user queries only)."""
+    def embed_texts(
+        self, texts: Sequence[str], *, query: bool = False, count: bool = True
+    ) -> Vectors:
+        """Embed texts; ``query=True`` adds the model's query instruction (user queries only).
+        ``count=False`` leaves ``stats`` alone (the engine's own calibration probes)."""
         session, _ = self._ensure_text()
         out = []
         for start in range(0, len(texts), self.batch_size):
             chunk = texts[start : start + self.batch_size]
             raw = session.run([self.model.text.output], self.tokenize(chunk, query=query))[0]
             out.append(truncate_normalise(raw))
+            if not count:
+                continue
             with self.stats.lock:
                 self.stats.texts += len(chunk)
                 self.stats.text_batches += 1
@@ -319,14 +323,16 @@ class Embedder:
         vector: Vectors = self.embed_texts([text], query=True)[0]
         return vector
 
-    def embed_pixels(self, pixels: npt.NDArray[np.float32]) -> Vectors:
-        """Embed a batch of preprocessed images ``[n, 3, S, S]``."""
+    def embed_pixels(self, pixels: npt.NDArray[np.float32], *, count: bool = True) -> Vectors:
+        """Embed a batch of preprocessed images ``[n, 3, S, S]`` (``count``: as in embed_texts)."""
         session = self._ensure_vision()
         out = []
         for start in range(0, len(pixels), self.batch_size):
             chunk = np.ascontiguousarray(pixels[start : start + self.batch_size], dtype=np.float32)
             raw = session.run([self.model.vision_output], {"pixel_values": chunk})[0]
             out.append(truncate_normalise(raw))
+            if not count:
+                continue
             with self.stats.lock:
                 self.stats.images += len(chunk)
                 self.stats.image_batches += 1

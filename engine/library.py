@@ -71,6 +71,7 @@ class Library:
         self._index_lock = threading.Lock()
         self.watcher: Watcher | None = None
         self._wake = threading.Event()
+        self._searcher: Searcher | None = None
 
     def close(self) -> None:
         if self.watcher is not None:
@@ -264,6 +265,7 @@ class Library:
             return RunStats()
         embedder = self.embedder
         with self._index_lock:
+            self.searcher().ensure_probes()
             indexer = Indexer(self.store, embedder, workers=self.workers)
             return indexer.run(cancel=cancel, pause=pause, progress=progress)
 
@@ -371,14 +373,22 @@ class Library:
 
     # -- searching ---------------------------------------------------------------------------
 
+    def searcher(self) -> Searcher:
+        """The one searcher of this library (it caches the calibration background)."""
+        embedder = self.embedder
+        searcher = self._searcher
+        if searcher is None or searcher.embedder is not embedder:
+            searcher = self._searcher = Searcher(self.store, embedder)
+        return searcher
+
     def search(self, query: Query) -> list[Result]:
-        return Searcher(self.store, self.embedder).search(query)
+        return self.searcher().search(query)
 
     def similar(self, path: str, query: Query | None = None) -> list[Result]:
         row = self.store.files_by_path([normalise(path)]).get(normalise(path))
         if row is None:
             raise ConfigError(f"{paths.display(path)} is not in the index")
-        return Searcher(self.store, self.embedder).similar(row.id, query or Query())
+        return self.searcher().similar(row.id, query or Query())
 
     def file_info(self, path: str) -> FileRow | None:
         """What the index knows of a file: size, dimensions, capture date, status, error."""

@@ -105,5 +105,30 @@ def _v3(conn: Any) -> None:
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('vec_generation', '0')")
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3]
+def _v4(conn: Any) -> None:
+    """Ranking scores photos and text passages apart (their cosines are not comparable), so a
+    vector's ``kind`` says both: the file's kind and the item's type, as ``image/image``,
+    ``document/image`` (a page render) or ``document/text``. Also a table for the probe vectors
+    that calibrate each type's scores, kept per model."""
+    rows = conn.execute(
+        "SELECT v.item_id, v.kind, i.type FROM vec_items v JOIN items i ON i.id = v.item_id"
+    ).fetchall()
+    conn.executemany(
+        "UPDATE vec_items SET kind=? WHERE item_id=?",
+        [(f"{kind}/{item_type}", item_id) for item_id, kind, item_type in rows],
+    )
+    conn.execute(
+        """
+        CREATE TABLE probes(
+            model TEXT NOT NULL,
+            type TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY(model, type, position)
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4]
 LATEST = len(MIGRATIONS)

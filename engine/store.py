@@ -140,6 +140,15 @@ def _blob(vector: npt.NDArray[np.float32]) -> bytes:
     return arr.tobytes()
 
 
+FILE_KINDS = ("image", "document")
+ITEM_TYPES = ("image", "text")
+
+
+def vector_kind(file_kind: str, item_type: str) -> str:
+    """What ``vec_items.kind`` holds: the file's kind and the item's type (``document/text``)."""
+    return f"{file_kind}/{item_type}"
+
+
 def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
@@ -296,6 +305,10 @@ class Store:
             self._vloading = True
             threading.Thread(target=self._load_vindex, name="lanterna-vindex", daemon=True).start()
         return None
+
+    def vector_generation(self) -> int:
+        """A number that changes with every write that changes vectors (any process)."""
+        return self._generation(self.reader())
 
     def count_vectors(self) -> int:
         return int(self._read("SELECT count(*) FROM vec_items")[0][0])
@@ -574,24 +587,27 @@ class Store:
         conn.execute("DELETE FROM items WHERE file_id=?", (file.id,))
         taken = int(file.taken or file.mtime_ns // 1_000_000_000)
         new_ids = []
+        kinds = []
         for item in items:
             conn.execute(
                 "INSERT INTO items(file_id, page, type, text) VALUES(?, ?, ?, ?)",
                 (file.id, item.page, item.type, item.text),
             )
             item_id = conn.last_insert_rowid()
+            kind = vector_kind(file.kind, item.type)
             conn.execute(
                 "INSERT INTO vec_items(item_id, embedding, kind, folder_id, taken) "
                 "VALUES(?, ?, ?, ?, ?)",
-                (item_id, _blob(item.vector), file.kind, file.folder_id, taken),
+                (item_id, _blob(item.vector), kind, file.folder_id, taken),
             )
             new_ids.append(item_id)
+            kinds.append(kind)
         if new_ids:
             self._op(
                 "add",
                 new_ids,
                 np.stack([i.vector for i in items]),
-                file.kind,
+                kinds,
                 file.folder_id,
                 taken,
             )
@@ -675,12 +691,37 @@ class Store:
         k: int,
         *,
         kind: str | None = None,
+        item_type: str | None = None,
         folder_ids: Sequence[int] | None = None,
         taken_from: float | None = None,
         taken_to: float | None = None,
     ) -> list[tuple[int, float]]:
-        """The nearest items as (item_id, cosine distance): from the in-memory index when it
-        is current (large libraries), else from sqlite-vec."""
+        """The nearest items as (item_id, cosine distance), nearest first: of files of ``kind``
+        ("image", "document") and items of ``item_type`` ("image", "text") when given."""
+        if kind is None and item_type is None:
+            return self._knn(query, k, None, folder_ids, taken_from, taken_to)
+        kinds = [
+            vector_kind(f, t)
+            for f in ((kind,) if kind else FILE_KINDS)
+            for t in ((item_type,) if item_type else ITEM_TYPES)
+        ]
+        merged: list[tuple[int, float]] = []
+        for value in kinds:
+            merged.extend(self._knn(query, k, value, folder_ids, taken_from, taken_to))
+        merged.sort(key=lambda hit: hit[1])
+        return merged[: min(k, MAX_KNN)]
+
+    def _knn(
+        self,
+        query: npt.NDArray[np.float32],
+        k: int,
+        kind: str | None,
+        folder_ids: Sequence[int] | None,
+        taken_from: float | None,
+        taken_to: float | None,
+    ) -> list[tuple[int, float]]:
+        """One KNN: from the in-memory index when it is current (large libraries), else from
+        sqlite-vec."""
         index = self._fast_index()
         if index is not None:
             return index.search(
@@ -805,6 +846,73 @@ class Store:
             )
             for r in rows
         ]
+
+    def vectors(self, item_ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
+        """The stored vectors of these items (those still there)."""
+        out: dict[int, npt.NDArray[np.float32]] = {}
+        ids = list(item_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for item_id, blob in self._read(
+                "SELECT item_id, embedding FROM vec_items "
+                f"WHERE item_id IN ({_placeholders(len(chunk))})",
+                chunk,
+            ):
+                out[int(item_id)] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def file_items(self, file_ids: Sequence[int]) -> list[tuple[int, int, int, str, str | None]]:
+        """(item_id, file_id, page, type, text) of every item of these files."""
+        ids = list(file_ids)
+        rows: list[tuple[int, int, int, str, str | None]] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows.extend(
+                (int(r[0]), int(r[1]), int(r[2]), str(r[3]), r[4])
+                for r in self._read(
+                    "SELECT id, file_id, page, type, text FROM items "
+                    f"WHERE file_id IN ({_placeholders(len(chunk))})",
+                    chunk,
+                )
+            )
+        return rows
+
+    def sample_vectors(self, item_type: str, limit: int) -> npt.NDArray[np.float32]:
+        """Up to ``limit`` stored vectors of items of ``item_type``, spread over the library.
+
+        The order is a fixed scramble of the ids (Knuth's multiplicative hash), not random():
+        the same index always gives the same sample, so rankings are repeatable."""
+        ids = [
+            int(r[0])
+            for r in self._read(
+                "SELECT id FROM items WHERE type=? ORDER BY (id * 2654435761) % 4294967296 LIMIT ?",
+                (item_type, limit),
+            )
+        ]
+        found = list(self.vectors(ids).values())
+        if not found:
+            return np.zeros((0, VECTOR_DIMS), dtype=np.float32)
+        return np.stack(found).astype(np.float32, copy=False)
+
+    def probes(self, model: str) -> dict[str, npt.NDArray[np.float32]]:
+        """The calibration probes stored for ``model``, per item type."""
+        by_type: dict[str, list[npt.NDArray[np.float32]]] = {}
+        for item_type, blob in self._read(
+            "SELECT type, vector FROM probes WHERE model=? ORDER BY type, position", (model,)
+        ):
+            by_type.setdefault(item_type, []).append(np.frombuffer(blob, dtype=np.float32))
+        return {t: np.stack(v).astype(np.float32, copy=False) for t, v in by_type.items()}
+
+    def set_probes(self, model: str, by_type: dict[str, npt.NDArray[np.float32]]) -> None:
+        """Store the calibration probes of ``model`` (the writer only); other models' go."""
+        with self.write() as conn:
+            conn.execute("DELETE FROM probes WHERE model<>?", (model,))
+            for item_type, vectors in by_type.items():
+                conn.execute("DELETE FROM probes WHERE model=? AND type=?", (model, item_type))
+                conn.executemany(
+                    "INSERT INTO probes(model, type, position, vector) VALUES(?, ?, ?, ?)",
+                    [(model, item_type, i, _blob(v)) for i, v in enumerate(vectors)],
+                )
 
     def item_vectors(self, file_id: int) -> list[npt.NDArray[np.float32]]:
         rows = self._read(

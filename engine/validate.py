@@ -263,10 +263,15 @@ def search_args(args: Any, watched: Sequence[str]) -> None:
         raise UsageError(
             f"the search text is {len(text)} characters long; at most {MAX_QUERY_CHARS} are read"
         )
-    if not text.strip() and args.image is None:
+    for i, other in enumerate(getattr(args, "not_texts", None) or []):
+        args.not_texts[i] = utf8_text(other, "--not")
+    if not text.strip() and not args.image:
         raise UsageError("nothing to search for", "give a TEXT, an --image FILE, or both")
-    if args.image is not None:
-        args.image = existing_file(args.image, "--image", "image")
+    for flag in ("image", "not_images"):
+        given = getattr(args, flag, None)
+        if given:
+            option = "--image" if flag == "image" else "--not-image"
+            setattr(args, flag, [existing_file(v, option, "image") for v in given])
     if args.folder is not None:
         folder = existing_folder(args.folder, "--folder")
         if not any(_inside(folder, w) for w in watched):
@@ -291,6 +296,24 @@ def search_args(args: Any, watched: Sequence[str]) -> None:
             "so nothing can match",
             "swap them",
         )
+
+
+def name_the_image(exc: LanternaError, images: Sequence[str], lib: Any) -> LanternaError:
+    """A picture given on the command line could not be read: say which one (the decoder's
+    error does not name it). With several, each is tried again to find the one at fault."""
+    from .errors import DecodeError
+    from .preprocess import prepare
+
+    culprit = images[0] if len(images) == 1 else None
+    for image in images if culprit is None else ():
+        try:
+            prepare(image, lib.embedder.model.vision)
+        except DecodeError:
+            culprit = image
+            break
+    if culprit is None:
+        return exc
+    return DecodeError(f"{display(culprit)}: {exc.detail}", exc.hint)
 
 
 def _inside(path: str, folder: str) -> bool:

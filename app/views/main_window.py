@@ -22,10 +22,12 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QPushButton,
     QSplitter,
     QStackedWidget,
     QSystemTrayIcon,
@@ -119,9 +121,14 @@ class MainWindow(QMainWindow):
         self.settings_button.setText("Folders && settings")
         self.settings_button.setToolTip("Watched folders, model, device, index (Ctrl+,)")
         self.settings_button.setAutoRaise(True)
+        self.show_weak = QCheckBox("Weaker matches too")
+        self.show_weak.setToolTip(
+            "Also show what matches only weakly, after the good matches (the cut-off hides it)"
+        )
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         top.addWidget(self.chip)
+        top.addWidget(self.show_weak)
         top.addWidget(self.settings_button)
         self.filters = FilterBar()
 
@@ -135,9 +142,18 @@ class MainWindow(QMainWindow):
         self.message.setWordWrap(True)
         self.message.setObjectName("emptyState")
         self.message.setMargin(40)
+        self.show_nearest = QPushButton("Show the nearest anyway")
+        self.show_nearest.setVisible(False)
+        self.show_nearest.clicked.connect(lambda: self.show_weak.setChecked(True))
+        message_page = QWidget()
+        message_layout = QVBoxLayout(message_page)
+        message_layout.addStretch(1)
+        message_layout.addWidget(self.message)
+        message_layout.addWidget(self.show_nearest, 0, Qt.AlignmentFlag.AlignHCenter)
+        message_layout.addStretch(1)
         self.results_stack = QStackedWidget()
         self.results_stack.addWidget(self.grid)
-        self.results_stack.addWidget(self.message)
+        self.results_stack.addWidget(message_page)
         self.preview = PreviewPane(self.thumbnails)
         self.splitter = QSplitter()
         self.splitter.addWidget(self.results_stack)
@@ -228,6 +244,7 @@ class MainWindow(QMainWindow):
         self._debounce.timeout.connect(self.run_search)
         self.chip.removed.connect(self.clear_image)
         self.filters.changed.connect(self.run_search)
+        self.show_weak.toggled.connect(lambda _on: self.run_search())
         self.settings_button.clicked.connect(self.open_settings)
         self.grid.activated_entry.connect(self.actions_.open_entry)
         self.grid.leave_top.connect(self.focus_search)
@@ -353,6 +370,7 @@ class MainWindow(QMainWindow):
             date_from=values["date_from"],  # type: ignore[arg-type]
             date_to=values["date_to"],  # type: ignore[arg-type]
             k=k or SearchRequest.k,
+            show_all=self.show_weak.isChecked(),
         )
 
     def run_search(self, keep_k: bool = False) -> None:
@@ -380,6 +398,7 @@ class MainWindow(QMainWindow):
         self.filters.count.setText(_count_text(req, entries))
         if not entries:
             self._show_message(self._empty_text(req))
+            self.show_nearest.setVisible(not req.empty and not req.show_all)
         else:
             self.results_stack.setCurrentIndex(GRID)
             # A refresh of the same query (indexing went on, "load more") keeps the user's place;
@@ -407,7 +426,7 @@ class MainWindow(QMainWindow):
         if not req.empty:
             extra = " (some files are still being indexed)" if indexing else ""
             hint = "Try other words, or reset the filters." if self.filters.active else ""
-            return f"No matches{extra}.\n{hint}"
+            return f"No good matches{extra}.\n{hint}"
         if status.get("model_error"):
             return "Nothing can be indexed until the model is there (see above)."
         if indexing or status.get("files", {}).get("pending"):
@@ -433,6 +452,7 @@ class MainWindow(QMainWindow):
         self.actions_.update()
 
     def _show_message(self, text: str) -> None:
+        self.show_nearest.setVisible(False)
         self.message.setText(text)
         self.results_stack.setCurrentIndex(MESSAGE)
 
@@ -661,4 +681,8 @@ def _count_text(req: SearchRequest, entries: list[Entry]) -> str:
     if req.empty:
         return f"{n} recent file{'s' if n != 1 else ''}" if n else ""
     more = "+" if n >= req.k and req.k < MAX_RESULTS else ""
+    weak = sum(1 for e in entries if e.weak)
+    if weak:
+        good = n - weak
+        return f"{good} good, then {weak}{more} weaker"
     return f"{n}{more} result{'s' if n != 1 else ''}"

@@ -39,7 +39,8 @@ def test_bad_input(world: World, case: Case) -> None:
 
 def test_json_paths_round_trip_to_the_real_bytes(world: World) -> None:
     """The documented way back from ``--json`` to a file: ``os.fsencode(json.loads(…))``."""
-    case = Case("json", [*bad_inputs.D, *bad_inputs.M, "search", "orange", "--json"], 0, "")
+    argv = [*bad_inputs.D, *bad_inputs.M, "search", "orange", "--json", "--all"]
+    case = Case("json", argv, 0, "")
     hits = json.loads(bad_inputs.run_in_process(world, case).out)
     names = {os.path.basename(os.fsencode(h["path"])) for h in hits}
     assert bad_inputs.LATIN1_NAME in names
