@@ -63,6 +63,7 @@ class SearchRequest:
     date_to: float | None = None
     k: int = 200
     show_all: bool = False  # also what falls below the relevance cut-off, after the rest
+    image_negative: bool = False  # the image counts against the query ("less like this")
 
     @property
     def empty(self) -> bool:
@@ -89,9 +90,11 @@ class FileInfo:
 def _query(req: SearchRequest) -> Any:
     from engine.search import Query
 
+    negative = req.image_negative and req.image is not None
     return Query(
         text=req.text.strip(),
-        image=req.image,
+        image=None if negative else req.image,
+        not_images=(req.image,) if negative and req.image is not None else (),
         k=req.k,
         kind=req.kind,
         folder=req.folder,
@@ -117,7 +120,12 @@ def _run_search(lib: Library, req: SearchRequest) -> list[Entry]:
             for r in rows
             if _passes(req, r.kind, r.path, r.taken if r.taken else r.mtime_ns / 1e9)
         ]
-    if req.image_indexed and isinstance(req.image, str) and not req.text.strip():
+    if (
+        req.image_indexed
+        and isinstance(req.image, str)
+        and not req.text.strip()
+        and not (req.image_negative)
+    ):
         results = lib.similar(req.image, replace(_query(req), image=None))
     else:
         results = lib.search(_query(req))
@@ -132,6 +140,9 @@ def _run_search(lib: Library, req: SearchRequest) -> list[Entry]:
             taken=r.taken,
             match=r.match,
             weak=r.weak,
+            source=r.source,
+            line=r.line,
+            boxes=r.boxes,
         )
         for r in results
     ]
@@ -501,6 +512,15 @@ class Bridge(QObject):
         def work(lib: Library) -> None:
             lib.set_rules(excludes=excludes, include_hidden=include_hidden)
             self.restart_watch()
+
+        self.call(work, lambda _: self._changed(None, None))
+
+    def set_ocr(self, enabled: bool) -> None:
+        """Read text in photos and scans, or forget it (the pictures' vectors stay)."""
+
+        def work(lib: Library) -> None:
+            lib.set_ocr(enabled)
+            self._wake_watch(lib)
 
         self.call(work, lambda _: self._changed(None, None))
 

@@ -135,13 +135,22 @@ def _parser() -> argparse.ArgumentParser:
         "--all-errors", action="store_true", help="list every file that could not be indexed"
     )
 
+    ocr = sub.add_parser("ocr", help="read text in photos and scans (on by default), or not")
+    ocr.add_argument(
+        "state",
+        nargs="?",
+        choices=["on", "off"],
+        help="on: read it at the next `index` or `watch`; off: forget what was read "
+        "(the pictures' own vectors stay). Without this: show the setting",
+    )
+
     bench = sub.add_parser("bench", help="measure this machine against the speed budgets")
     bench.add_argument("--quick", action="store_true", help="the short run (under 3 minutes)")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument(
         "--only",
         action="append",
-        choices=["decode", "pipeline", "query", "memory", "gui"],
+        choices=["decode", "pipeline", "query", "memory", "gui", "ocr"],
         help="run only this part (repeatable)",
     )
 
@@ -161,6 +170,7 @@ class _Bar:
     def __init__(self, desc: str) -> None:
         from tqdm import tqdm
 
+        self.desc = desc
         self.bar = tqdm(total=0, desc=desc, unit="file", disable=None, file=sys.stderr)
         self._running = False
 
@@ -170,6 +180,9 @@ class _Bar:
         if not self._running or p.done < self.bar.n:  # a new run: reset the clock
             self.bar.reset(total=p.total)
             self._running = True
+        self.bar.set_description(
+            "reading text" if getattr(p, "stage", "index") == "text" else self.desc, refresh=False
+        )
         self.bar.total = p.total
         self.bar.n = p.done
         self.bar.set_postfix(errors=p.errors, refresh=False)
@@ -312,7 +325,10 @@ def _cmd_search(lib: Any, args: argparse.Namespace) -> int:
             divided = True
         where = f"  p.{r.item}" if r.kind == "document" else ""
         print(f"{r.match:4.2f} {r.strength:<6}  {display(r.path)}{where}  [{r.how}]")
-        if r.snippet:
+        if r.source == "ocr" and r.line:
+            place = "in the image" if r.kind == "image" else f"on scanned page {r.item}"
+            print(f"      text {place}: “{display(r.line)}”")
+        elif r.snippet:
             snippet = " ".join(r.snippet.split())
             print(f"      {display(snippet[:160])}")
     return 0
@@ -347,6 +363,17 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
         print(f"model      {info['model_error']}")
         if info.get("model_hint"):
             print(f"           hint: {info['model_hint']}")
+    o = info["ocr"]
+    if o["unavailable"]:
+        print(f"text       not read: {o['unavailable']}")
+    elif not o["enabled"]:
+        print("text       reading text in pictures is off (`lanterna ocr on`)")
+    else:
+        print(
+            f"text       images with text: {o['images_with_text']}, scanned pages read: "
+            f"{o['document_pages_with_text']}, files waiting to be read: {o['pending']}"
+            + (f", unreadable: {o['errors']}" if o["errors"] else "")
+        )
     for folder in info["folders"]:
         note = "" if folder["status"] == "ok" else f" ({folder['status']})"
         print(f"folder     {display(folder['path'])}{note}")
@@ -362,7 +389,20 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ocr(lib: Any, args: argparse.Namespace) -> int:
+    if args.state is None:
+        print("on" if lib.ocr_enabled() else "off")
+        return 0
+    dropped = lib.set_ocr(args.state == "on")
+    if args.state == "on":
+        print("text in photos and scans will be read at the next `lanterna index` or `watch`")
+    else:
+        print(f"off; {dropped} passages of text read from pictures forgotten")
+    return 0
+
+
 COMMANDS = {
+    "ocr": _cmd_ocr,
     "folders": _cmd_folders,
     "index": _cmd_index,
     "watch": _cmd_watch,
@@ -376,6 +416,8 @@ def _command_name(args: argparse.Namespace) -> str:
         if args.action == "follow-links" and args.state is None:
             return "folders list"  # only reads
         return f"folders {args.action}"
+    if args.command == "ocr" and args.state is None:
+        return "ocr show"
     return str(args.command)
 
 

@@ -130,5 +130,25 @@ def _v4(conn: Any) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4]
+def _v5(conn: Any) -> None:
+    """Text read from pictures (OCR): passages are items with ``source = 'ocr'`` and the boxes
+    of their lines; ``ocr_files`` records which content was read, so reading resumes where it
+    stopped and a changed file is read again."""
+    conn.execute(
+        """
+        ALTER TABLE items ADD COLUMN source TEXT;
+        ALTER TABLE items ADD COLUMN boxes TEXT;
+        CREATE TABLE ocr_files(
+            file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+            hash TEXT NOT NULL,
+            lines INTEGER NOT NULL,
+            pages INTEGER NOT NULL,
+            error TEXT,
+            read_at REAL NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5]
 LATEST = len(MIGRATIONS)

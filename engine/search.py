@@ -81,13 +81,16 @@ class Result:
     how: str = "image"  # "image", "text", "keyword" (a word of the text) or "name"
     weak: bool = False  # below the cut-off (only with show_all)
     spreads: float = 0.0  # how far the best item stands above unrelated items of its type
+    source: str | None = None  # "ocr": matched text read from the picture (engine.ocrindex)
+    line: str | None = None  # that text's line that matched best
+    boxes: tuple[tuple[float, float, float, float], ...] = ()  # its lines, 0..1 of the picture
 
     @property
     def strength(self) -> str:
         return strength(self.match)
 
     def as_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "path": display(self.path),
             "score": round(self.score, 6),
             "kind": self.kind,
@@ -99,6 +102,9 @@ class Result:
             "weak": self.weak,
             "snippet": self.snippet,
         }
+        if self.source == "ocr":
+            out["text_in_image"] = self.line
+        return out
 
 
 def strength(match: float) -> str:

@@ -73,6 +73,8 @@ class ItemVector:
     type: str
     vector: npt.NDArray[np.float32]
     text: str | None = None
+    source: str | None = None  # "ocr": text read from the picture (engine.ocrindex)
+    boxes: str | None = None  # for OCR passages: JSON of the picture's size and the lines
 
 
 @dataclass
@@ -590,8 +592,9 @@ class Store:
         kinds = []
         for item in items:
             conn.execute(
-                "INSERT INTO items(file_id, page, type, text) VALUES(?, ?, ?, ?)",
-                (file.id, item.page, item.type, item.text),
+                "INSERT INTO items(file_id, page, type, text, source, boxes) "
+                "VALUES(?, ?, ?, ?, ?, ?)",
+                (file.id, item.page, item.type, item.text, item.source, item.boxes),
             )
             item_id = conn.last_insert_rowid()
             kind = vector_kind(file.kind, item.type)
@@ -627,10 +630,15 @@ class Store:
             taken = float(taken) if taken is not None else None
             items = [
                 ItemVector(
-                    page=r[0], type=r[1], text=r[2], vector=np.frombuffer(r[3], dtype=np.float32)
+                    page=r[0],
+                    type=r[1],
+                    text=r[2],
+                    vector=np.frombuffer(r[3], dtype=np.float32),
+                    source=r[4],
+                    boxes=r[5],
                 )
                 for r in conn.execute(
-                    "SELECT i.page, i.type, i.text, v.embedding FROM items i "
+                    "SELECT i.page, i.type, i.text, v.embedding, i.source, i.boxes FROM items i "
                     "JOIN vec_items v ON v.item_id = i.id WHERE i.file_id=? ORDER BY i.id",
                     (source_id,),
                 )
@@ -641,6 +649,14 @@ class Store:
                 "UPDATE files SET status=?, error=NULL, hash=?, size=?, mtime_ns=?, taken=?, "
                 "width=?, height=?, indexed_at=? WHERE id=?",
                 (INDEXED, digest, size, mtime_ns, taken, width, height, time.time(), target.id),
+            )
+            # the copied items include the source's text read by OCR: so does its record
+            conn.execute("DELETE FROM ocr_files WHERE file_id=?", (target.id,))
+            conn.execute(
+                "INSERT INTO ocr_files(file_id, hash, lines, pages, error, read_at) "
+                "SELECT ?, hash, lines, pages, error, read_at FROM ocr_files "
+                "WHERE file_id=? AND hash=?",
+                (target.id, source_id, digest),
             )
             return True
 
@@ -680,6 +696,7 @@ class Store:
         with self.write() as conn:
             conn.execute("DELETE FROM vec_items")
             conn.execute("DELETE FROM items")
+            conn.execute("DELETE FROM ocr_files")
             self._op("clear")
             conn.execute("UPDATE files SET status=?, error=NULL, hash=NULL, attempts=0", (PENDING,))
 
@@ -848,7 +865,11 @@ class Store:
         ]
 
     def vectors(self, item_ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
-        """The stored vectors of these items (those still there)."""
+        """The stored vectors of these items (those still there); from the in-memory index
+        when it is current (sqlite-vec answers ``IN (…)`` by a scan)."""
+        index = self._fast_index()
+        if index is not None:
+            return index.vectors(list(item_ids))
         out: dict[int, npt.NDArray[np.float32]] = {}
         ids = list(item_ids)
         for start in range(0, len(ids), 500):
@@ -882,13 +903,34 @@ class Store:
 
         The order is a fixed scramble of the ids (Knuth's multiplicative hash), not random():
         the same index always gives the same sample, so rankings are repeatable."""
-        ids = [
-            int(r[0])
-            for r in self._read(
-                "SELECT id FROM items WHERE type=? ORDER BY (id * 2654435761) % 4294967296 LIMIT ?",
-                (item_type, limit),
-            )
-        ]
+        top = self._read("SELECT max(id) FROM items")[0][0]
+        ids: list[int] = []
+        if top and top > 16 * limit:
+            # a large index: look up ids spread over its whole range (no scan, no sort)
+            step = top / (8 * limit)
+            spread = [
+                1 + int(i * step) + (i * 2654435761) % max(int(step), 1) for i in range(8 * limit)
+            ]
+            for start in range(0, len(spread), 500):
+                chunk = spread[start : start + 500]
+                ids.extend(
+                    int(r[0])
+                    for r in self._read(
+                        "SELECT id FROM items WHERE type=? "
+                        f"AND id IN ({_placeholders(len(chunk))})",
+                        [item_type, *chunk],
+                    )
+                )
+            ids = ids[:: max(1, len(ids) // limit)][:limit]
+        if len(ids) < limit // 4:
+            ids = [
+                int(r[0])
+                for r in self._read(
+                    "SELECT id FROM items WHERE type=? "
+                    "ORDER BY (id * 2654435761) % 4294967296 LIMIT ?",
+                    (item_type, limit),
+                )
+            ]
         found = list(self.vectors(ids).values())
         if not found:
             return np.zeros((0, VECTOR_DIMS), dtype=np.float32)
@@ -946,3 +988,145 @@ class Store:
 
     def size_bytes(self) -> int:
         return db.file_size(self.path)
+
+    # -- text read from pictures (OCR) -------------------------------------------------------
+
+    def ocr_pending(self, limit: int, kinds: Sequence[str], after_id: int = 0) -> list[FileRow]:
+        """Indexed files of ``kinds`` whose current content has not been read by OCR."""
+        if not kinds:
+            return []
+        rows = self._read(
+            f"SELECT {', '.join('f.' + c.strip() for c in _FILE_COLS.split(','))} FROM files f "
+            "LEFT JOIN ocr_files o ON o.file_id = f.id "
+            f"WHERE f.status=? AND f.kind IN ({_placeholders(len(kinds))}) AND f.id>? "
+            "AND (o.hash IS NULL OR o.hash <> f.hash) ORDER BY f.id LIMIT ?",
+            (INDEXED, *kinds, after_id, limit),
+        )
+        return [_file_row(r) for r in rows]
+
+    def count_ocr_pending(self, kinds: Sequence[str]) -> int:
+        if not kinds:
+            return 0
+        rows = self._read(
+            "SELECT count(*) FROM files f LEFT JOIN ocr_files o ON o.file_id = f.id "
+            f"WHERE f.status=? AND f.kind IN ({_placeholders(len(kinds))}) "
+            "AND (o.hash IS NULL OR o.hash <> f.hash)",
+            (INDEXED, *kinds),
+        )
+        return int(rows[0][0])
+
+    def pages_without_text(self, file_id: int, min_chars: int) -> list[int]:
+        """Pages of a document that have a picture but (almost) no text of their own: scans."""
+        rows = self._read(
+            "SELECT i.page FROM items i WHERE i.file_id=? AND i.type='image' AND coalesce(("
+            "SELECT sum(length(t.text)) FROM items t WHERE t.file_id=i.file_id "
+            "AND t.page=i.page AND t.type='text' AND t.source IS NULL), 0) < ? ORDER BY i.page",
+            (file_id, min_chars),
+        )
+        return [int(r[0]) for r in rows]
+
+    def store_ocr(
+        self,
+        file: FileRow,
+        items: Sequence[ItemVector],
+        *,
+        lines: int,
+        pages: int,
+        error: str | None = None,
+    ) -> bool:
+        """Replace a file's OCR passages and record that its content was read. Writes nothing
+        (returns False) if the file is gone or its content changed since it was read."""
+        with self.write() as conn:
+            current = conn.execute(
+                "SELECT folder_id, taken, mtime_ns FROM files WHERE id=? AND status=? AND hash=?",
+                (file.id, INDEXED, file.hash),
+            ).fetchall()
+            if not current or file.hash is None:
+                return False
+            folder_id, taken_at, mtime_ns = current[0]
+            old = [
+                int(r[0] or 0)
+                for r in conn.execute(
+                    "SELECT id FROM items WHERE file_id=? AND source='ocr'", (file.id,)
+                )
+            ]
+            self._delete_vectors(conn, old)
+            conn.execute("DELETE FROM items WHERE file_id=? AND source='ocr'", (file.id,))
+            taken = int(taken_at or int(mtime_ns or 0) // 1_000_000_000)
+            new_ids = []
+            for item in items:
+                conn.execute(
+                    "INSERT INTO items(file_id, page, type, text, source, boxes) "
+                    "VALUES(?, ?, ?, ?, 'ocr', ?)",
+                    (file.id, item.page, item.type, item.text, item.boxes),
+                )
+                item_id = conn.last_insert_rowid()
+                conn.execute(
+                    "INSERT INTO vec_items(item_id, embedding, kind, folder_id, taken) "
+                    "VALUES(?, ?, ?, ?, ?)",
+                    (
+                        item_id,
+                        _blob(item.vector),
+                        vector_kind(file.kind, item.type),
+                        folder_id,
+                        taken,
+                    ),
+                )
+                new_ids.append(item_id)
+            if new_ids:
+                kinds = [vector_kind(file.kind, i.type) for i in items]
+                self._op(
+                    "add", new_ids, np.stack([i.vector for i in items]), kinds, folder_id, taken
+                )
+            conn.execute(
+                "INSERT INTO ocr_files(file_id, hash, lines, pages, error, read_at) "
+                "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(file_id) DO UPDATE SET hash=excluded.hash, "
+                "lines=excluded.lines, pages=excluded.pages, error=excluded.error, "
+                "read_at=excluded.read_at",
+                (file.id, file.hash, lines, pages, error, time.time()),
+            )
+            return True
+
+    def drop_ocr(self) -> int:
+        """Forget all text read from pictures (OCR turned off); the pictures' own vectors stay.
+        Returns how many passages went."""
+        with self.write() as conn:
+            ids = [int(r[0] or 0) for r in conn.execute("SELECT id FROM items WHERE source='ocr'")]
+            self._delete_vectors(conn, ids)
+            conn.execute("DELETE FROM items WHERE source='ocr'")
+            conn.execute("DELETE FROM ocr_files")
+            return len(ids)
+
+    def ocr_counts(self) -> dict[str, int]:
+        """Images with text, document pages read, and files whose reading failed."""
+        images = self._read(
+            "SELECT count(*) FROM ocr_files o JOIN files f ON f.id = o.file_id "
+            "WHERE f.kind='image' AND o.lines > 0 AND o.hash = f.hash"
+        )[0][0]
+        pages = self._read(
+            "SELECT count(DISTINCT i.file_id || ':' || i.page) FROM items i "
+            "JOIN files f ON f.id = i.file_id WHERE i.source='ocr' AND f.kind <> 'image'"
+        )[0][0]
+        read = self._read(
+            "SELECT count(*) FROM ocr_files o JOIN files f ON f.id = o.file_id "
+            "WHERE o.hash = f.hash"
+        )[0][0]
+        failed = self._read("SELECT count(*) FROM ocr_files WHERE error IS NOT NULL")[0][0]
+        return {
+            "images_with_text": int(images),
+            "document_pages_with_text": int(pages),
+            "files_read": int(read),
+            "errors": int(failed),
+        }
+
+    def ocr_items(self, file_id: int, page: int | None = None) -> list[tuple[int, int, str, str]]:
+        """(item id, page, text, boxes JSON) of a file's OCR passages, in order."""
+        sql = "SELECT id, page, text, boxes FROM items WHERE file_id=? AND source='ocr'"
+        params: list[Any] = [file_id]
+        if page is not None:
+            sql += " AND page=?"
+            params.append(page)
+        return [
+            (int(r[0]), int(r[1]), str(r[2] or ""), str(r[3] or "{}"))
+            for r in self._read(sql + " ORDER BY id", params)
+        ]

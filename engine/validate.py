@@ -154,7 +154,7 @@ class DataFolder:
     """The folder (or its index) cannot be written: the index opens read-only."""
 
 
-READ_COMMANDS = frozenset({"search", "status", "folders list"})
+READ_COMMANDS = frozenset({"search", "status", "folders list", "ocr show"})
 """Commands that only read the index: they never create a data folder or an index."""
 
 

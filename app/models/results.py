@@ -75,6 +75,9 @@ class Entry:
     height: int | None = None
     match: float | None = None  # calibrated, in [0, 1]; 0.5 is the cut-off
     weak: bool = False  # below the cut-off: shown only when asked for
+    source: str | None = None  # "ocr": the text matched was read from the picture
+    line: str | None = None  # that text's line that matched
+    boxes: tuple[tuple[float, float, float, float], ...] = ()  # where, 0..1 of the picture
 
     @property
     def strength(self) -> str:
@@ -119,6 +122,11 @@ class Entry:
             return "Recently added"
         if self.type == "name":
             reason = "Matched the file name"
+        elif self.source == "ocr":
+            if self.is_document:
+                reason = f"Matched text in the scan of page {self.page}"
+            else:
+                reason = "Matched text in the image"
         elif self.type == "text":
             reason = f"Matched text on page {self.page}" if self.is_document else "Matched its text"
         elif self.is_document:
@@ -129,6 +137,8 @@ class Entry:
 
     def why_in_full(self) -> str:
         """:meth:`why`, with the matching passage when there is one (tooltips, screen readers)."""
+        if self.score is not None and self.source == "ocr" and self.line:
+            return f"{self.why()}: “{self.line}”"
         if self.score is not None and self.type == "text" and self.snippet:
             return f"{self.why()}: “{snippet_text(self.snippet)}”"
         return self.why()

@@ -243,6 +243,7 @@ class MainWindow(QMainWindow):
         self.search.image_given.connect(lambda img: self.set_image(img))
         self._debounce.timeout.connect(self.run_search)
         self.chip.removed.connect(self.clear_image)
+        self.chip.sign_changed.connect(lambda _negative: self.run_search())
         self.filters.changed.connect(self.run_search)
         self.show_weak.toggled.connect(lambda _on: self.run_search())
         self.settings_button.clicked.connect(self.open_settings)
@@ -319,7 +320,9 @@ class MainWindow(QMainWindow):
                 self.run_search()
 
     def _progress(self, p: Any) -> None:
-        self.index_status.show_progress(p.done, p.total, p.errors, p.eta)
+        self.index_status.show_progress(
+            p.done, p.total, p.errors, p.eta, getattr(p, "stage", "index")
+        )
         if p.done < p.total:
             self._live_refresh()
 
@@ -365,6 +368,7 @@ class MainWindow(QMainWindow):
             text=self.search.text(),
             image=self._image,
             image_indexed=self._image_indexed,
+            image_negative=self._image is not None and self.chip.negative,
             kind=values["kind"],  # type: ignore[arg-type]
             folder=values["folder"],  # type: ignore[arg-type]
             date_from=values["date_from"],  # type: ignore[arg-type]
@@ -603,6 +607,8 @@ class MainWindow(QMainWindow):
     def _apply(self, dialog: SettingsDialog) -> None:
         c = dialog.choices()
         self.bridge.set_rules(c.excludes, c.include_hidden)
+        if c.ocr != bool(((self._status or {}).get("ocr") or {}).get("enabled", True)):
+            self.bridge.set_ocr(c.ocr)
         self.settings.setValue("theme", c.theme)
         self.settings.setValue("device", c.device)
         self.settings.setValue("tray", c.tray)

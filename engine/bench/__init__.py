@@ -14,7 +14,9 @@ Runtime, SQLite + sqlite-vec through the engine's own classes) and generated inp
    through ``Searcher`` at 100k items;
 4. memory: peak RSS of a subprocess indexing a small and a ten times larger folder;
 5. GUI: the app's own measurements (tests/app), in full mode when they are present;
-6. index size per photo, from the memory runs' databases.
+6. index size per photo, from the memory runs' databases;
+7. OCR (engine/bench/ocr.py): the cheap text-detection pass per photo, detection per text
+   picture, recognition per line, and OCR's share of indexing a mixed folder.
 
 The model is the folder given (the real jina-clip-v2 when you have it) or the toy model built
 into a temporary folder. Times are wall-clock medians and 95th percentiles; compare figures
@@ -140,6 +142,11 @@ def run(
         if "gui" in sections:
             _note("gui")
             figures["gui"] = bench_gui(plan)
+        if "ocr" in sections:
+            _note("ocr")
+            from .ocr import bench_ocr
+
+            figures["ocr"] = bench_ocr(folder, device, plan, work, toy)
     if "decode" in figures and "pipeline" in figures:
         p = figures["pipeline"]
         p["decode_capacity_images_per_s"] = round(

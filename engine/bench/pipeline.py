@@ -32,6 +32,7 @@ def bench_pipeline(model_dir: Path, device: str, plan: Plan, work: Path) -> dict
         spec = embedder.model.vision
         tensor, _ = prepare(base, spec)
         embedder.embed_pixels(np.stack([tensor] * embedder.batch_size))  # sessions warm
+        lib.set_ocr(False)  # the vectors' pipeline alone; OCR has its own part (bench/ocr.py)
         lib.add_folders([folder])
         start = time.perf_counter()
         report = lib.index()

@@ -242,6 +242,10 @@ def render(figures: dict[str, Any], out: IO[str]) -> None:
                 f"{g.get('window_shown_ms')} ms after launch"
             )
         w("\n")
+    if figures.get("ocr"):
+        from .ocr import render_ocr
+
+        render_ocr(figures["ocr"], out)
     w("\nbudgets (DESIGN.md)\n")
     for b in figures["budgets"]:
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[b["pass"]]

@@ -126,4 +126,4 @@ def test_cli_runs_a_part_as_json(toy_model: Path) -> None:
 def test_unknown_parts_are_refused(toy_model: Path) -> None:
     with pytest.raises(ValueError):
         run(quick=True, model_dir=toy_model, only=["nonsense"], out=io.StringIO())
-    assert set(SECTIONS) == {"decode", "pipeline", "query", "memory", "gui"}
+    assert set(SECTIONS) == {"decode", "pipeline", "query", "memory", "gui", "ocr"}

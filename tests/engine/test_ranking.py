@@ -219,3 +219,21 @@ def test_queries_carry_the_prefix_and_passages_do_not(library: Library) -> None:
     query = emb.embed_query("rouge")
     assert np.allclose(query, emb.embed_texts([prefix + "rouge"])[0], atol=1e-6)
     assert not np.allclose(query, emb.embed_texts(["rouge"])[0], atol=1e-3)
+
+
+def test_a_file_named_by_the_word_beats_a_stronger_meaning_match(
+    tmp_path: Path, toy_model: Path
+) -> None:
+    lib = Library(tmp_path / "d", toy_model, device="cpu")
+    photos = _photos(tmp_path / "photos", per_colour=1)
+    named = tmp_path / "notes" / "rouge-plumber.txt"
+    named.parent.mkdir()
+    named.write_text(NOTES[0], encoding="utf-8")  # about nothing red
+    lib.add_folders([tmp_path / "photos", tmp_path / "notes"])
+    lib.index()
+    results = lib.search(Query(text="rouge"))
+    assert [r.path for r in results[:2]] == [str(named), *photos["red"]]
+    assert results[0].how == "name" and results[1].match > results[0].match  # yet first
+    meaning = lib.search(Query(text="rouge", meaning_only=True))
+    assert [r.path for r in meaning] == photos["red"]
+    lib.close()
