@@ -174,9 +174,10 @@ def _placeholders(n: int) -> str:
 
 
 class Store:
-    def __init__(self, path: Path, *, check: bool | None = None) -> None:
+    def __init__(self, path: Path, *, check: bool | None = None, readonly: bool = False) -> None:
         self.path = path
-        self._writer, self.recovered = db.open_index(path, check=check)
+        self.readonly = readonly  # a folder that cannot be written: search and status only
+        self._writer, self.recovered = db.open_index(path, check=check, readonly=readonly)
         self._writer_lock = db.WriterLock(path)
         self._ops: list[tuple[str, tuple[Any, ...]]] = []
         self._vindex: vectorindex.VectorIndex | None = None
@@ -203,8 +204,9 @@ class Store:
                 for conn in self._readers:
                     conn.close()
                 self._readers.clear()
-            with suppress(apsw.Error):
-                self._writer.execute("PRAGMA optimize")
+            if not self.readonly:
+                with suppress(apsw.Error):
+                    self._writer.execute("PRAGMA optimize")
             self._writer.close()
             self._writer_lock.release()
 
@@ -213,7 +215,7 @@ class Store:
         if conn is None:
             if self._closed:
                 raise IndexError_("the index is closed")
-            conn = db.connect(self.path)
+            conn = db.connect(self.path, readonly=self.readonly)
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
@@ -224,6 +226,11 @@ class Store:
         with self._lock:
             if self._closed:
                 raise IndexError_("the index is closed")
+            if self.readonly:
+                raise IndexError_(
+                    f"the index {display(self.path)} is read-only (its folder cannot be written)",
+                    "search it here; update it where its folder can be written",
+                )
             self._writer_lock.acquire()
             self._ops = []
             try:
