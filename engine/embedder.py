@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import ModelError
-from .model import STORED_DIMS, ModelFolder
+from .model import STORED_DIMS, ModelFolder, check_tokenizer, load_error
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -151,10 +151,7 @@ class Embedder:
         try:
             session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
         except Exception as exc:
-            raise ModelError(
-                f"cannot load {path.name}: {exc}",
-                "the model folder may be damaged: download or import it again",
-            ) from exc
+            raise load_error(path, exc) from exc
         global _cuda_failed
         if CUDA in providers and CUDA not in session.get_providers():
             _cuda_failed = True  # do not pay for a failed CUDA start again in this process
@@ -190,6 +187,7 @@ class Embedder:
                     tok = Tokenizer.from_file(str(self.model.file(self.model.text.tokenizer)))
                 except Exception as exc:
                     raise ModelError(f"cannot read the tokenizer: {exc}") from exc
+                check_tokenizer(self.model, tok.get_vocab_size())
                 tok.no_padding()
                 tok.enable_truncation(self.model.text.max_tokens)
                 session = self._session(self.model.text.file)

@@ -77,6 +77,7 @@ class Library:
         quiet: float = 1.0,
         batch_size: int = 8,
         workers: int | None = None,
+        readonly: bool = False,
     ) -> None:
         self.data_dir = paths.data_dir(data_dir)
         self.model_dir = paths.model_dir(model_dir, self.data_dir)
@@ -84,7 +85,7 @@ class Library:
         self.quiet = quiet
         self.batch_size = batch_size
         self.workers = workers
-        self.store = Store(paths.index_path(self.data_dir))
+        self.store = Store(paths.index_path(self.data_dir), readonly=readonly)
         self._embedder: Embedder | None = None
         self._identity_adopted = False
         self._model_lock = threading.Lock()
@@ -190,8 +191,8 @@ class Library:
         None when another Lanterna is the writer (it rebuilds the index itself)."""
         with self._store_lock:
             old = self.store
-            if self._closing.is_set():
-                return None
+            if self._closing.is_set() or old.readonly:
+                return None  # closing; or a read-only index, which cannot be set aside here
             if old.damaged is None and not db.damage_marker(old.path).exists():
                 return None  # replaced already, by another thread
             if not old.is_writer:
@@ -223,6 +224,10 @@ class Library:
                 f"{exc.detail}; a copy is kept at {paths.display(kept)} and a new index was "
                 "started with the same folders",
                 "run `lanterna index` (or keep Lanterna running) to fill it",
+            )
+        if self.store.readonly:
+            return IndexDamagedError(
+                exc.detail, "this index is read-only here: open it where its folder can be written"
             )
         return IndexDamagedError(
             exc.detail, "it is being rebuilt with the same folders; search again in a while"
@@ -302,7 +307,8 @@ class Library:
         for raw in folder_paths:
             path = normalise(raw)
             if not os.path.isdir(path):
-                raise ConfigError(f"{paths.display(path)} is not a folder")
+                what = "is not a folder" if os.path.lexists(path) else "does not exist"
+                raise ConfigError(f"{paths.display(path)} {what}")
             current = self.store.folders()
             parent = next(
                 (f for f in current if path.startswith(f.path.rstrip(os.sep) + os.sep)), None
@@ -336,15 +342,21 @@ class Library:
             excludes=tuple(self.store.setting("excludes", list(DEFAULT_EXCLUDES))),
             include_hidden=bool(self.store.setting("include_hidden", False)),
             private=(str(self.data_dir),),
+            follow_links=bool(self.store.setting("follow_links", False)),
         )
 
     def set_rules(
-        self, excludes: Iterable[str] | None = None, include_hidden: bool | None = None
+        self,
+        excludes: Iterable[str] | None = None,
+        include_hidden: bool | None = None,
+        follow_links: bool | None = None,
     ) -> None:
         if excludes is not None:
             self.store.set_setting("excludes", list(excludes))
         if include_hidden is not None:
             self.store.set_setting("include_hidden", include_hidden)
+        if follow_links is not None:
+            self.store.set_setting("follow_links", follow_links)
 
     def folder_for(self, path: str, folders: list[Folder] | None = None) -> Folder | None:
         """The watched folder a path lies in (the deepest one, should several nest)."""
@@ -762,16 +774,14 @@ class Library:
             "model_error": None,
             "folders": [
                 {
-                    "path": paths.display(f.path),
+                    "path": f.path,
                     "status": f.status,
                     "error": f.error,
                     "last_scan": f.last_scan,
                 }
                 for f in self.store.folders()
             ],
-            "errors": [
-                {"path": paths.display(r.path), "error": r.error} for r in self.store.errors(20)
-            ],
+            "errors": [{"path": r.path, "error": r.error} for r in self.store.errors(20)],
             # how the last (or the running) watch follows the folders, e.g. polling fallbacks
             "watch_notes": list(self.store.setting("watch_notes", [])),
             "ocr": self._ocr_status(),
@@ -787,7 +797,8 @@ class Library:
                 info["provider"] = emb.provider
                 info["provider_note"] = emb.provider_note
             except ModelError as exc:
-                info["model_error"] = exc.one_line()
+                info["model_error"] = exc.message
+                info["model_hint"] = exc.hint
         return info
 
     def _ocr_status(self) -> dict[str, Any]:

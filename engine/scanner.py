@@ -7,6 +7,7 @@ appeared with the same size and content hash is a move, and the file keeps its v
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import logging
@@ -73,6 +74,9 @@ class Rules:
     # Lanterna's own folders (the index, models): never indexed, even inside a watched folder,
     # or every write to the index would be a change to index.
     private: tuple[str, ...] = ()
+    follow_links: bool = False
+    """Follow symbolic links that lead out of the watched folder (off: a link to / or /proc
+    would take in the whole file system)."""
 
     def skip_name(self, name: str) -> bool:
         if not self.include_hidden and name.startswith("."):
@@ -94,7 +98,15 @@ class Rules:
         parts = PurePath(rel).parts
         if any(self.skip_name(p) for p in parts) or self.skip_relative(rel):
             return True
-        return any(path == p or path.startswith(p.rstrip(os.sep) + os.sep) for p in self.private)
+        if any(path == p or path.startswith(p.rstrip(os.sep) + os.sep) for p in self.private):
+            return True
+        return not self.follow_links and not _inside(os.path.realpath(path), root)
+
+
+def _inside(real: str, root: str) -> bool:
+    """Whether the resolved path ``real`` lies in the watched folder ``root``."""
+    base = os.path.realpath(root)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
 @dataclass
@@ -116,13 +128,21 @@ def _is_hidden_attr(entry: os.DirEntry[str]) -> bool:
     return bool(attrs & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 0))
 
 
+def _problem(exc: OSError) -> str:
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the path is longer than this system allows (PATH_MAX), so it is left out"
+    return exc.strerror or str(exc)
+
+
 def walk(root: str, rules: Rules, cancelled: Callable[[], bool] = lambda: False) -> ScanResult:
-    """All indexable files below ``root``, following symlinks without ever looping.
+    """All indexable files below ``root``, following symlinks without ever looping; links that
+    lead out of ``root`` only when the rules say so (they are counted, as one problem).
 
     Unreadable is not deleted: a folder or file that exists but cannot be listed or looked at
     (permissions, I/O errors) goes in ``unreadable``; only what is really gone is left out.
     """
     result = ScanResult()
+    left_out = 0
     visited: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -144,7 +164,7 @@ def walk(root: str, rules: Rules, cancelled: Callable[[], bool] = lambda: False)
             continue  # a subfolder removed while walking: its files are gone
         except OSError as exc:
             result.unreadable.append(directory)
-            result.problems.append((directory, exc.strerror or str(exc)))
+            result.problems.append((directory, _problem(exc)))
             continue
         for entry in listing:
             name = entry.name
@@ -156,6 +176,13 @@ def walk(root: str, rules: Rules, cancelled: Callable[[], bool] = lambda: False)
                 rel = os.path.relpath(entry.path, root)
                 if rules.skip_relative(rel):
                     continue
+                if (
+                    not rules.follow_links
+                    and entry.is_symlink()
+                    and not _inside(os.path.realpath(entry.path), root)
+                ):
+                    left_out += 1
+                    continue
                 if entry.is_dir(follow_symlinks=True):
                     if entry.path not in rules.private:
                         stack.append(entry.path)
@@ -164,9 +191,18 @@ def walk(root: str, rules: Rules, cancelled: Callable[[], bool] = lambda: False)
                     result.files[entry.path] = Stat(est.st_size, est.st_mtime_ns)
             except (FileNotFoundError, NotADirectoryError):
                 continue  # vanished while walking
-            except OSError as exc:  # permission (a folder without search right), I/O
-                result.unreadable.append(entry.path)
-                result.problems.append((entry.path, exc.strerror or str(exc)))
+            except OSError as exc:  # permission (a folder without search right), I/O, too long
+                if exc.errno != errno.ENAMETOOLONG:
+                    result.unreadable.append(entry.path)
+                result.problems.append((entry.path, _problem(exc)))
+    if left_out:
+        result.problems.append(
+            (
+                root,
+                f"{left_out} symbolic link{'s' if left_out != 1 else ''} leading out of this "
+                "folder not followed (`lanterna folders follow-links on` follows them)",
+            )
+        )
     return result
 
 

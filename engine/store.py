@@ -236,13 +236,19 @@ def _release_reader(
 
 class Store:
     def __init__(
-        self, path: Path, *, check: bool | None = None, damaged: str | None = None
+        self,
+        path: Path,
+        *,
+        check: bool | None = None,
+        readonly: bool = False,
+        damaged: str | None = None,
     ) -> None:
         """``damaged``: this process found the index damaged; it is set aside and rebuilt."""
         self.path = path
+        self.readonly = readonly  # a folder that cannot be written: search and status only
         self._writer_lock = db.WriterLock(path)
         self._writer, self.recovered = db.open_index(
-            path, check=check, lock=self._writer_lock, damaged=damaged
+            path, check=check, readonly=readonly, lock=self._writer_lock, damaged=damaged
         )
         self._ops: list[tuple[str, tuple[Any, ...]]] = []
         self._vindex: vectorindex.VectorIndex | None = None
@@ -274,7 +280,7 @@ class Store:
             for conn in readers:
                 with suppress(apsw.Error):
                     conn.close()
-            if self.damaged is None:
+            if self.damaged is None and not self.readonly:
                 with suppress(apsw.Error):
                     self._writer.execute("PRAGMA optimize")
             with suppress(apsw.Error):
@@ -296,7 +302,7 @@ class Store:
                     old.close()
         slot: _Reader | None = getattr(self._local, "reader", None)
         if slot is None:
-            conn = db.connect(self.path)
+            conn = db.connect(self.path, readonly=self.readonly)
             slot = _Reader(conn)
             self._local.reader = slot
             with self._readers_lock:
@@ -318,6 +324,11 @@ class Store:
         with self._lock:
             if self._closed:
                 raise IndexError_("the index is closed")
+            if self.readonly:
+                raise IndexError_(
+                    f"the index {display(self.path)} is read-only (its folder cannot be written)",
+                    "search it here; update it where its folder can be written",
+                )
             self._writer_lock.acquire()
 
     @property
@@ -341,6 +352,11 @@ class Store:
         with self._lock:
             if self._closed:
                 raise IndexError_("the index is closed")
+            if self.readonly:
+                raise IndexError_(
+                    f"the index {display(self.path)} is read-only (its folder cannot be written)",
+                    "search it here; update it where its folder can be written",
+                )
             self._writer_lock.acquire()
             self._ops = []
             try:

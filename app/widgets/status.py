@@ -55,6 +55,7 @@ class IndexStatus(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.pause)
         self._indexing = False
+        self._stage = "index"
         self._files = 0
         self._set_indexing(False)
         self.errors.setVisible(False)
@@ -74,19 +75,26 @@ class IndexStatus(QWidget):
         self.pause_toggled.emit(paused)
         if paused:
             self.eta.setText("paused")
+        if self._indexing:
+            self.show_progress(self.bar.value(), self.bar.maximum(), 0, None, self._stage)
+
+    def _progress_text(self, done: int, total: int, stage: str) -> str:
+        of = f"{count(done, 'file')} of {total:,}".replace(",", "\u2009")
+        reading = stage == "text"
+        if self.pause.isChecked():
+            return f"Paused: {of} {'read' if reading else 'indexed'}"
+        return f"{'Reading text in pictures…' if reading else 'Indexing…'} {of}"
 
     def show_progress(
         self, done: int, total: int, errors: int, eta: float | None, stage: str = "index"
     ) -> None:
         finished = done >= total
+        self._stage = stage
         self.bar.setMaximum(max(total, 1))
         self.bar.setValue(min(done, max(total, 1)))
         if not finished:
             self._set_indexing(True)
-            doing = "Reading text in pictures…" if stage == "text" else "Indexing…"
-            self.counts.setText(
-                f"{doing} {count(done, 'file')} of {total:,}".replace(",", "\u2009")
-            )
+            self.counts.setText(self._progress_text(done, total, stage))
             self.eta.setText("paused" if self.pause.isChecked() else eta_text(eta))
         else:
             self._set_indexing(False)
