@@ -1,17 +1,35 @@
 """Running the two towers with ONNX Runtime: tokenise, batch, embed, truncate, normalise.
 
-Sessions load lazily under a lock; the CUDA provider is used when it loads and works, else the
-CPU provider, and :attr:`Embedder.provider` says which one actually runs (``get_device()`` is not
-trusted: onnxruntime-gpu reports a GPU even where CUDA failed to load). Every vector leaves this
-module truncated to 256 dims and L2-normalised, in :func:`truncate_normalise` and nowhere else.
+Where the towers run. Sessions load lazily under a lock; the engine tries the accelerators that
+this onnxruntime build offers, in this order, and uses the first one it can trust:
+
+1. CUDA (``onnxruntime-gpu``, NVIDIA GPUs on Linux and Windows);
+2. DirectML (``onnxruntime-directml``, any DirectX 12 GPU on Windows: AMD, Intel, NVIDIA);
+3. CoreML (plain ``onnxruntime`` on macOS: the Apple GPU and Neural Engine);
+4. OpenVINO (``onnxruntime-openvino``, only where OpenVINO sees an Intel GPU or NPU);
+5. the CPU.
+
+An accelerator is trusted only after two checks on its vision session: two very different images
+must give different vectors (a known fp16 trap), and its vectors for the self-test images must
+match the CPU's (cosine ≥ :data:`PARITY_MIN`). The parity verdict is remembered per model,
+provider and onnxruntime version in ``trust_file`` when one is given, so the CPU run is paid once.
+:attr:`Embedder.provider` says which provider actually runs (``get_device()`` is not trusted:
+onnxruntime-gpu reports a GPU even where CUDA failed to load) and :attr:`Embedder.provider_note`
+says why, in one line for the user.
+
+Threads and batch sizes come from measurements (docs/benchmarks.md, "Real-scale figures"), not
+from a fixed rule: see :func:`tuning_for`. Every vector leaves this module truncated to 256 dims
+and L2-normalised, in :func:`truncate_normalise` and nowhere else.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,12 +50,26 @@ log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
 
-_cuda_failed = False
+_failed: set[str] = set()  # accelerators that failed to start or to be trusted in this process
 
 CUDA = "CUDAExecutionProvider"
+DIRECTML = "DmlExecutionProvider"
+COREML = "CoreMLExecutionProvider"
+OPENVINO = "OpenVINOExecutionProvider"
+CPU = "CPUExecutionProvider"
+ACCELERATORS = (CUDA, DIRECTML, COREML, OPENVINO)  # the order in which they are tried
+DEVICES = ("auto", "cpu", "cuda", "directml", "coreml", "openvino")
+_DEVICE_PROVIDER = {"cuda": CUDA, "directml": DIRECTML, "coreml": COREML, "openvino": OPENVINO}
+_NAMES = {
+    CUDA: "the GPU (CUDA)",
+    DIRECTML: "the GPU (DirectML)",
+    COREML: "the GPU / Neural Engine (CoreML)",
+    OPENVINO: "the Intel GPU/NPU (OpenVINO)",
+    CPU: "the CPU",
+}
+PARITY_MIN = 0.99  # cosine of an accelerator's vector to the CPU's, per self-test image
 CHUNK_TOKENS = 256  # passages: long enough for meaning, short enough for a useful snippet
 CHUNK_OVERLAP = 32
-CPU = "CPUExecutionProvider"
 
 
 def truncate_normalise(raw: npt.NDArray[Any], dims: int = STORED_DIMS) -> Vectors:
@@ -49,8 +81,89 @@ def truncate_normalise(raw: npt.NDArray[Any], dims: int = STORED_DIMS) -> Vector
 
 
 def default_threads() -> int:
-    """Leave a core for the GUI and the decoders."""
-    return max(1, (os.cpu_count() or 2) - 1)
+    """Intra-op threads for a tower on the CPU: every core (see :func:`tuning_for`)."""
+    return tuning_for(CPU).vision_threads
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Threads and batch sizes for one provider, and the measurement they come from."""
+
+    vision_batch: int
+    text_batch: int
+    vision_threads: int
+    text_threads: int
+    why: str
+
+
+def tuning_for(provider: str, cores: int | None = None) -> Tuning:
+    """Batch sizes and intra-op threads per provider, chosen from the benchmark's figures.
+
+    CPU (stand-in towers of the real size, 2 cores, docs/benchmarks.md): the vision tower gets
+    every core, because a 12-MP JPEG decodes in ~55 ms on one core while the tower takes seconds
+    per photo, so the decode threads are idle (cores − 1 threads indexed at 0.18 photos/s, all
+    cores at 0.29–0.34); batch 1, because batch 4–8 is no faster per image on the CPU provider
+    and needs 3–4× the memory. The text tower answers a query fastest on up to two threads
+    (more threads cost more in start-up than a 20-token query gains). GPUs: batch 8 images (one
+    kernel launch for eight, memory is not the limit), texts 16, and two CPU threads for the
+    work the provider leaves on the CPU.
+    """
+    cores = max(1, cores or os.cpu_count() or 2)
+    if provider == CPU:
+        return Tuning(
+            vision_batch=1,
+            text_batch=1,
+            vision_threads=cores,
+            text_threads=min(2, cores),
+            why="CPU: all cores, batch 1 (measured: larger batches are no faster)",
+        )
+    return Tuning(
+        vision_batch=8,
+        text_batch=16,
+        vision_threads=min(2, cores),
+        text_threads=min(2, cores),
+        why=f"{_NAMES.get(provider, provider)}: batch 8 images, 16 texts",
+    )
+
+
+def provider_options(provider: str) -> dict[str, str]:
+    """Options for an accelerator's provider (OpenVINO: the Intel GPU or NPU it found)."""
+    if provider == OPENVINO:
+        device = openvino_device()
+        return {"device_type": device} if device else {}
+    return {}
+
+
+def openvino_device() -> str | None:
+    """``GPU`` or ``NPU`` when OpenVINO sees one (its CPU plugin is no gain over ours)."""
+    try:
+        import openvino
+    except ImportError:
+        return None
+    try:
+        devices = [str(d) for d in openvino.Core().available_devices]
+    except Exception as exc:  # a broken driver: stay on the CPU
+        log.debug("OpenVINO could not list devices: %s", exc)
+        return None
+    for wanted in ("GPU", "NPU"):
+        if any(d.split(".")[0] == wanted for d in devices):
+            return wanted
+    return None
+
+
+def accelerator_usable(provider: str, available: Sequence[str]) -> bool:
+    """Whether ``provider`` is offered by this onnxruntime and can run here at all."""
+    if provider not in available or provider in _failed:
+        return False
+    if provider == CUDA:
+        return cuda_provider_present()
+    if provider == DIRECTML:
+        return sys.platform == "win32"
+    if provider == COREML:
+        return sys.platform == "darwin"
+    if provider == OPENVINO:
+        return openvino_device() is not None
+    return False
 
 
 def cuda_provider_present() -> bool:
@@ -81,6 +194,43 @@ def preload_cuda_libraries() -> None:
         log.info("CUDA libraries: %s", buf.getvalue().strip())
 
 
+_INSTALL_HINT = {
+    CUDA: "install the GPU build (onnxruntime-gpu, see docs/model.md)",
+    DIRECTML: "on Windows, install onnxruntime-directml in place of onnxruntime-gpu",
+    COREML: "CoreML needs macOS (plain onnxruntime includes it)",
+    OPENVINO: (
+        "install onnxruntime-openvino in place of onnxruntime-gpu; it needs an Intel GPU or NPU"
+    ),
+}
+_START_HINT = {
+    CUDA: " (no NVIDIA GPU, or its CUDA/cuDNN libraries are missing)",
+    DIRECTML: " (no DirectX 12 GPU, or its driver is too old)",
+}
+
+
+def vision_parity(
+    model: ModelFolder, session: ort.InferenceSession, cpu: ort.InferenceSession
+) -> float:
+    """The lowest cosine between ``session``'s and the CPU's vectors for the self-test images.
+
+    One image at a time (the CPU's cost is that of one batch-1 run per image).
+    """
+    size = model.vision.image_size
+    rng = np.random.default_rng(1)
+    images = [
+        rng.normal(0.0, 1.0, (1, 3, size, size)).astype(np.float32),
+        np.linspace(-1.5, 1.5, 3 * size * size, dtype=np.float32).reshape(1, 3, size, size),
+    ]
+    worst = 1.0
+    for pixels in images:
+        a = truncate_normalise(session.run([model.vision_output], {"pixel_values": pixels})[0])
+        b = truncate_normalise(cpu.run([model.vision_output], {"pixel_values": pixels})[0])
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            return 0.0
+        worst = min(worst, float(a[0] @ b[0]))
+    return worst
+
+
 @dataclass
 class Stats:
     """How much work the towers did; tests count these to prove what was not re-embedded."""
@@ -99,14 +249,16 @@ class Embedder:
         *,
         device: str = "auto",
         threads: int | None = None,
-        batch_size: int = 8,
+        batch_size: int | None = None,
+        trust_file: Path | None = None,
     ) -> None:
-        if device not in ("auto", "cpu", "cuda"):
-            raise ModelError(f"unknown device {device!r}", "use auto, cpu or cuda")
+        if device not in DEVICES:
+            raise ModelError(f"unknown device {device!r}", f"use one of {', '.join(DEVICES)}")
         self.model = model
         self.device = device
-        self.threads = threads or default_threads()
-        self.batch_size = batch_size
+        self.threads = threads  # None: per tower and provider, from tuning_for()
+        self._batch_size = batch_size  # None: per provider, from tuning_for()
+        self.trust_file = trust_file
         self.stats = Stats()
         self.provider_note = ""
         self._lock = threading.Lock()
@@ -118,68 +270,171 @@ class Embedder:
 
     # -- sessions ----------------------------------------------------------------------------
 
-    def _providers(self) -> list[str]:
+    def _candidates(self) -> list[str]:
+        """Providers to try, best first (always ending with the CPU)."""
         import onnxruntime as ort
 
         available = ort.get_available_providers()
         if self.device == "cpu":
             return [CPU]
-        if CUDA in available and not _cuda_failed and cuda_provider_present():
-            return [CUDA, CPU]
-        if self.device == "cuda":
-            raise ModelError(
-                "the CUDA provider is not available in this onnxruntime",
-                "install the GPU build (onnxruntime-gpu) or use --device cpu",
-            )
-        return [CPU]
+        if self.device != "auto":
+            wanted = _DEVICE_PROVIDER[self.device]
+            if not accelerator_usable(wanted, available):
+                raise ModelError(
+                    f"the {self.device} provider is not available in this onnxruntime"
+                    + (" (or failed to start here)" if wanted in _failed else ""),
+                    _INSTALL_HINT[wanted] + ", or use --device cpu",
+                )
+            return [wanted, CPU]
+        return [p for p in ACCELERATORS if accelerator_usable(p, available)] + [CPU]
 
-    def _session(self, filename: str) -> ort.InferenceSession:
+    def planned_provider(self) -> str:
+        """The provider a tower will run on, without loading one (the loaded one once loaded)."""
+        session = self._vision or self._text
+        if session is not None:
+            return str(session.get_providers()[0])
+        return self._candidates()[0]
+
+    @property
+    def tuning(self) -> Tuning:
+        return tuning_for(self.planned_provider())
+
+    @property
+    def batch_size(self) -> int:
+        """Images per vision run: as given, else the provider's measured best."""
+        return self._batch_size or self.tuning.vision_batch
+
+    @batch_size.setter
+    def batch_size(self, value: int | None) -> None:
+        self._batch_size = value
+
+    @property
+    def text_batch_size(self) -> int:
+        return self._batch_size or self.tuning.text_batch
+
+    def _options(self, threads: int) -> ort.SessionOptions:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         # EXTENDED or higher: at BASIC the fp16 vision branch on CUDA returns one vector for all.
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.intra_op_num_threads = self.threads
+        opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        providers = self._providers()
-        if CUDA in providers:
+        return opts
+
+    def _open(self, filename: str, provider: str, threads: int) -> ort.InferenceSession:
+        """One session on ``provider`` (with the CPU behind it for unsupported operators)."""
+        import onnxruntime as ort
+
+        if provider == CUDA:
             preload_cuda_libraries()
-        # onnxruntime logs a failed CUDA start as an error on stderr; this module reports it.
+        # onnxruntime logs a failed accelerator start as an error on stderr; this module reports.
         ort.set_default_logger_severity(4)
         path = self.model.file(filename)
+        providers: list[Any] = [CPU]
+        if provider != CPU:
+            providers = [(provider, provider_options(provider)), CPU]
         try:
-            session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+            return ort.InferenceSession(
+                str(path), sess_options=self._options(threads), providers=providers
+            )
         except Exception as exc:
             raise ModelError(
                 f"cannot load {path.name}: {exc}",
                 "the model folder may be damaged: download or import it again",
             ) from exc
-        global _cuda_failed
-        if CUDA in providers and CUDA not in session.get_providers():
-            _cuda_failed = True  # do not pay for a failed CUDA start again in this process
-            if self.device == "cuda":
-                raise ModelError(
-                    "the CUDA provider failed to start",
-                    "check the NVIDIA driver and the CUDA/cuDNN libraries, or use --device cpu",
-                )
-        self.provider_note = self._note(session)
-        return session
 
-    def _note(self, session: ort.InferenceSession) -> str:
-        """Why the towers run where they run, in words for the user."""
+    def _session(self, filename: str, tower: str) -> ort.InferenceSession:
+        """The first candidate provider that starts (and, for the vision tower, is trusted)."""
+        reasons: list[str] = []
+        for provider in self._candidates():
+            threads = self.threads or getattr(tuning_for(provider), f"{tower}_threads")
+            session = self._open(filename, provider, threads)
+            if provider == CPU:
+                self.provider_note = self._note(CPU, reasons, threads)
+                return session
+            if provider not in session.get_providers():
+                _failed.add(provider)  # do not pay for a failed start again in this process
+                reasons.append(f"{_NAMES[provider]} could not start{_START_HINT.get(provider, '')}")
+            elif tower == "vision" and not self._trusted(session, provider, reasons):
+                _failed.add(provider)
+            else:
+                self.provider_note = self._note(provider, reasons, threads)
+                return session
+            if self.device != "auto":
+                raise ModelError(
+                    f"cannot use {_NAMES[provider]}: {reasons[-1]}",
+                    "use --device cpu, or another variant of the model",
+                )
+        raise ModelError("no provider could run the model")  # unreachable: the CPU is last
+
+    def _trusted(self, session: ort.InferenceSession, provider: str, reasons: list[str]) -> bool:
+        """The two-images-differ self-test, then parity with the CPU (remembered per model)."""
+        if not self.vision_distinguishes(session):
+            # A known trap: some fp16 graphs on a GPU give one vector for every image.
+            reasons.append(f"on {_NAMES[provider]} the vision tower gave one vector for two images")
+            return False
+        key = self._trust_key(provider)
+        known = self._trust_cache().get(key)
+        if known is None:
+            log.info("checking %s against the CPU once for this model", _NAMES[provider])
+            cpu = self._open(self.model.vision_file, CPU, tuning_for(CPU).vision_threads)
+            known = vision_parity(self.model, session, cpu)
+            del cpu
+            self._remember(key, known)
+        if known < PARITY_MIN:
+            reasons.append(
+                f"on {_NAMES[provider]} the vision tower's vectors differ from the CPU's "
+                f"(cosine {known:.3f} < {PARITY_MIN})"
+            )
+            return False
+        return True
+
+    def _trust_key(self, provider: str) -> str:
         import onnxruntime as ort
 
-        if CUDA in session.get_providers():
-            return "running on the GPU (CUDA)"
+        return f"{self.model.manifest_hash}:{provider}:{ort.__version__}"
+
+    def _trust_cache(self) -> dict[str, float]:
+        if self.trust_file is None:
+            return {}
+        try:
+            data = json.loads(self.trust_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _remember(self, key: str, parity: float) -> None:
+        if self.trust_file is None:
+            return
+        cache = self._trust_cache()
+        cache[key] = round(parity, 6)
+        try:
+            self.trust_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.trust_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(cache, indent=1))
+            os.replace(tmp, self.trust_file)
+        except OSError as exc:
+            log.warning("could not save the provider check: %s", exc)
+
+    def _note(self, provider: str, reasons: Sequence[str], threads: int) -> str:
+        """Where the towers run and why, in one line for the user."""
+        import onnxruntime as ort
+
+        if provider != CPU:
+            return f"running on {_NAMES[provider]}" + (
+                f" ({'; '.join(reasons)})" if reasons else ""
+            )
         if self.device == "cpu":
             return "running on the CPU as asked"
-        if CUDA not in ort.get_available_providers() or not cuda_provider_present():
-            return "running on the CPU: this build of onnxruntime has no GPU support"
-        return (
-            "running on the CPU: CUDA could not start (no NVIDIA GPU, or its CUDA/cuDNN "
-            "libraries are missing)"
-        )
+        where = f"running on the CPU ({threads} threads)"
+        if reasons:
+            return f"{where}: {'; '.join(reasons)}"
+        offered = [p for p in ACCELERATORS if p in ort.get_available_providers()]
+        if not offered or (offered == [CUDA] and not cuda_provider_present()):
+            return f"{where}: this build of onnxruntime has no GPU support"
+        return f"{where}: no usable GPU or NPU for {', '.join(_NAMES[p] for p in offered)}"
 
     def _ensure_text(self) -> tuple[ort.InferenceSession, Tokenizer]:
         with self._lock:
@@ -192,7 +447,7 @@ class Embedder:
                     raise ModelError(f"cannot read the tokenizer: {exc}") from exc
                 tok.no_padding()
                 tok.enable_truncation(self.model.text.max_tokens)
-                session = self._session(self.model.text.file)
+                session = self._session(self.model.text.file, "text")
                 self._text_inputs = {i.name for i in session.get_inputs()}
                 if "input_ids" not in self._text_inputs:
                     raise ModelError("the text tower has no input named input_ids")
@@ -202,37 +457,26 @@ class Embedder:
     def _ensure_vision(self) -> ort.InferenceSession:
         with self._lock:
             if self._vision is None:
-                session = self._session(self.model.vision_file)
+                session = self._session(self.model.vision_file, "vision")
                 if "pixel_values" not in {i.name for i in session.get_inputs()}:
                     raise ModelError("the vision tower has no input named pixel_values")
-                if CUDA in session.get_providers() and not self.vision_distinguishes(session):
-                    # A known trap: some fp16 graphs on CUDA give one vector for every image.
-                    if self.device == "cuda":
-                        raise ModelError(
-                            "on the GPU the vision tower gives the same vector for different "
-                            "images",
-                            "use --device cpu, or another variant of the model",
-                        )
-                    self.device = "cpu"
-                    session = self._session(self.model.vision_file)
-                    self.provider_note = (
-                        "running on the CPU: on the GPU the vision tower failed its self-test "
-                        "(different images, same vector)"
-                    )
                 self._vision = session
             return self._vision
 
-    def vision_distinguishes(self, session: ort.InferenceSession) -> bool:
-        """Self-test: two very different images must not give the same vector."""
+    def self_test_pixels(self) -> npt.NDArray[np.float32]:
+        """Two very different images: black, and noise."""
         size = self.model.vision.image_size
         rng = np.random.default_rng(0)
-        pixels = np.stack(
+        return np.stack(
             [
                 np.zeros((3, size, size), dtype=np.float32),
                 rng.normal(0.0, 1.0, (3, size, size)).astype(np.float32),
             ]
         )
-        raw = session.run([self.model.vision_output], {"pixel_values": pixels})[0]
+
+    def vision_distinguishes(self, session: ort.InferenceSession) -> bool:
+        """Self-test: two very different images must not give the same vector."""
+        raw = session.run([self.model.vision_output], {"pixel_values": self.self_test_pixels()})[0]
         a, b = truncate_normalise(raw)
         return bool(np.all(np.isfinite(raw))) and float(a @ b) < 0.9999
 
@@ -241,6 +485,15 @@ class Embedder:
         """The provider that actually runs the loaded towers (loads the text tower if needed)."""
         session = self._text or self._vision or self._ensure_text()[0]
         return str(session.get_providers()[0])
+
+    @property
+    def vision_loaded(self) -> bool:
+        return self._vision is not None
+
+    def release_vision(self) -> None:
+        """Drop the vision session (its memory) while the text tower stays warm for queries."""
+        with self._lock:
+            self._vision = None
 
     def close(self) -> None:
         with self._lock:
@@ -306,8 +559,9 @@ class Embedder:
         """Embed texts; ``query=True`` adds the model's query instruction (user queries only)."""
         session, _ = self._ensure_text()
         out = []
-        for start in range(0, len(texts), self.batch_size):
-            chunk = texts[start : start + self.batch_size]
+        step = self.text_batch_size
+        for start in range(0, len(texts), step):
+            chunk = texts[start : start + step]
             raw = session.run([self.model.text.output], self.tokenize(chunk, query=query))[0]
             out.append(truncate_normalise(raw))
             with self.stats.lock:
@@ -325,8 +579,9 @@ class Embedder:
         """Embed a batch of preprocessed images ``[n, 3, S, S]``."""
         session = self._ensure_vision()
         out = []
-        for start in range(0, len(pixels), self.batch_size):
-            chunk = np.ascontiguousarray(pixels[start : start + self.batch_size], dtype=np.float32)
+        step = self.batch_size
+        for start in range(0, len(pixels), step):
+            chunk = np.ascontiguousarray(pixels[start : start + step], dtype=np.float32)
             raw = session.run([self.model.vision_output], {"pixel_values": chunk})[0]
             out.append(truncate_normalise(raw))
             with self.stats.lock:

@@ -55,7 +55,7 @@ class Library:
         *,
         device: str = "auto",
         quiet: float = 1.0,
-        batch_size: int = 8,
+        batch_size: int | None = None,  # None: the provider's measured best (embedder.tuning_for)
         workers: int | None = None,
     ) -> None:
         self.data_dir = paths.data_dir(data_dir)
@@ -96,7 +96,12 @@ class Library:
                 folder = model_folder.load(self.model_dir)
                 model_folder.verify(folder, paths.cache_dir(self.data_dir) / "model-checksums.json")
                 self._check_identity(folder)
-                self._embedder = Embedder(folder, device=self.device, batch_size=self.batch_size)
+                self._embedder = Embedder(
+                    folder,
+                    device=self.device,
+                    batch_size=self.batch_size,
+                    trust_file=paths.cache_dir(self.data_dir) / "provider-checks.json",
+                )
             return self._embedder
 
     def _check_identity(self, folder: model_folder.ModelFolder) -> None:
