@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model folder (default: $LANTERNA_MODEL_DIR or DATA/model)")
     p.add_argument(
         "--device",
-        choices=["auto", "cpu", "cuda"],
+        choices=["auto", "cpu", "cuda", "directml", "coreml", "openvino"],
         default="auto",
         help="where the model runs (default: the GPU when usable, else the CPU)",
     )
@@ -86,8 +86,16 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only",
         action="append",
-        choices=["decode", "pipeline", "query", "memory", "gui"],
+        choices=["decode", "pipeline", "query", "memory", "gui", "towers"],
         help="run only this part (repeatable)",
+    )
+    bench.add_argument(
+        "--model",
+        dest="variants",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a model folder whose towers to measure (repeatable: fp32, fp16, int8 variants)",
     )
 
     from onnx_models.cli import add_model_parser
@@ -271,7 +279,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         model = Path(args.model) if args.model else None
         try:
-            run_bench(args.quick, model, args.json, device=args.device, only=args.only)
+            run_bench(
+                args.quick,
+                model,
+                args.json,
+                device=args.device,
+                only=args.only,
+                variants=[Path(v) for v in args.variants],
+            )
         except LanternaError as exc:
             print(f"lanterna: {exc.one_line()}", file=sys.stderr)
             return 1

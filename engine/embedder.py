@@ -428,7 +428,7 @@ class Embedder:
             )
         if self.device == "cpu":
             return "running on the CPU as asked"
-        where = f"running on the CPU ({threads} threads)"
+        where = f"running on the CPU ({threads} thread{'s' if threads != 1 else ''})"
         if reasons:
             return f"{where}: {'; '.join(reasons)}"
         offered = [p for p in ACCELERATORS if p in ort.get_available_providers()]

@@ -25,13 +25,21 @@ def bench_pipeline(model_dir: Path, device: str, plan: Plan, work: Path) -> dict
     folder = work / "pipeline-photos"
     folder.mkdir(parents=True, exist_ok=True)
     base = _jpeg(_photo(4000, 3000, seed=2), taken="2023:08:15 09:30:00")
-    for i in range(plan.pipeline_files):
-        (folder / f"IMG_{i:05d}.jpg").write_bytes(_with_comment(base, f"lanterna bench {i}"))
     with Library(work / "pipeline-data", model_dir, device=device) as lib:
         embedder = lib.embedder
         spec = embedder.model.vision
         tensor, _ = prepare(base, spec)
-        embedder.embed_pixels(np.stack([tensor] * embedder.batch_size))  # sessions warm
+        batch = np.stack([tensor] * embedder.batch_size)
+        start = time.perf_counter()
+        embedder.embed_pixels(batch)  # sessions warm
+        per_image = (time.perf_counter() - start) / len(batch)
+        # a real-size tower on a CPU takes seconds per photo: as many files as the plan's time
+        files = plan.pipeline_files
+        if per_image * files > plan.pipeline_seconds:
+            files = max(2 * len(batch), int(plan.pipeline_seconds / per_image))
+        files -= files % len(batch)
+        for i in range(files):
+            (folder / f"IMG_{i:05d}.jpg").write_bytes(_with_comment(base, f"lanterna bench {i}"))
         lib.add_folders([folder])
         start = time.perf_counter()
         report = lib.index()
@@ -39,18 +47,19 @@ def bench_pipeline(model_dir: Path, device: str, plan: Plan, work: Path) -> dict
         embedded = report.run.embedded
         workers = lib.workers or max(1, min(4, os.cpu_count() or 2))
         # the bare tower: same session, same batch size, tensors already made
-        batch = np.stack([tensor] * embedder.batch_size)
-        rounds = max(1, plan.pipeline_files // embedder.batch_size)
+        rounds = max(1, files // embedder.batch_size)
+        reps = 2 if per_image * files < plan.pipeline_seconds / 2 else 1
         tower_s = min(
-            _timed(lambda: [embedder.embed_pixels(batch) for _ in range(rounds)], 2, warmup=0)
+            _timed(lambda: [embedder.embed_pixels(batch) for _ in range(rounds)], reps, warmup=0)
         )
         provider = embedder.provider
     pipeline_ips = embedded / elapsed if elapsed > 0 else 0.0
     tower_ips = rounds * embedder.batch_size / tower_s
     return {
-        "files": plan.pipeline_files,
+        "files": files,
         "embedded": embedded,
         "batch_size": embedder.batch_size,
+        "tower_threads": embedder.tuning.vision_threads,
         "decode_workers": workers,
         "provider": provider,
         "seconds": round(elapsed, 3),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SECTIONS = ("decode", "pipeline", "query", "memory", "gui")
+SECTIONS = ("decode", "pipeline", "query", "memory", "gui", "towers")
 DIMS = 256
 K = 10
 MIB = 1024 * 1024
@@ -24,6 +24,10 @@ class Plan:
     memory_files: tuple[int, int]
     text_queries: int
     gui: bool
+    tower_photos: int = 8  # real photos per vision run (also the agreement set)
+    tower_batches: tuple[int, ...] = (1, 4)
+    tower_images: int = 4  # images per batch size beyond batch 1
+    pipeline_seconds: float = 30.0  # a tower slower than this allows gets fewer pipeline files
 
 
 QUICK = Plan(
@@ -49,6 +53,10 @@ FULL = Plan(
     memory_files=(1_000, 10_000),
     text_queries=100,
     gui=True,
+    tower_photos=16,
+    tower_batches=(1, 2, 4, 8),
+    tower_images=16,
+    pipeline_seconds=120.0,
 )
 
 TEXT_QUERIES = (
