@@ -74,6 +74,12 @@ CHUNK_OVERLAP = 32
 
 def truncate_normalise(raw: npt.NDArray[Any], dims: int = STORED_DIMS) -> Vectors:
     """Matryoshka: keep the first ``dims`` values and rescale to unit length."""
+    raw = np.asarray(raw)
+    if raw.ndim != 2 or raw.shape[1] < dims:
+        raise ModelError(
+            f"a tower gave vectors of shape {list(raw.shape)}, not [batch, ≥ {dims}]",
+            "the model folder does not follow the model contract: use another model",
+        )
     head = np.asarray(raw, dtype=np.float32)[:, :dims]
     norms = np.linalg.norm(head, axis=1, keepdims=True)
     norms[norms == 0] = 1.0

@@ -393,6 +393,8 @@ def build_text(path: Path, seed: int, shape: TextShape = TextShape()) -> int:
     summed = b.op("ReduceSum", [b.op("Mul", [x, weights]), b.const("axis_seq", [1])], keepdims=0)
     count = b.op("ReduceSum", [weights, b.const("axis_seq", [1])], keepdims=0)
     pooled = b.op("Div", [summed, count], "mean_pool")
+    if s.out_dim != w:  # jina-clip-v2 has none (both 1024); miniature stand-ins need one
+        pooled = b.linear(pooled, w, s.out_dim, "projection", bias=False)
     b.nodes.append(
         helper.make_node("Identity", [pooled], ["text_embeddings"], name="text_embeddings")
     )

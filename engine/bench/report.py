@@ -226,6 +226,8 @@ def render(figures: dict[str, Any], out: IO[str]) -> None:
     mem = figures.get("memory")
     if mem:
         w("\n4. memory and 6. index size (800×600 JPEGs, subprocess per run)\n")
+        if mem.get("note"):
+            w(f"   {mem['note']}\n")
         for r in mem["runs"]:
             rss = _fmt(r["peak_rss"] / MIB if r["peak_rss"] else None, " MiB", 0)
             w(
@@ -242,6 +244,9 @@ def render(figures: dict[str, Any], out: IO[str]) -> None:
                 f"{g.get('window_shown_ms')} ms after launch"
             )
         w("\n")
+    t = figures.get("towers")
+    if t:
+        _render_towers(t, w)
     w("\nbudgets (DESIGN.md)\n")
     for b in figures["budgets"]:
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[b["pass"]]
@@ -249,3 +254,76 @@ def render(figures: dict[str, Any], out: IO[str]) -> None:
         if b["note"]:
             w(f"          {b['note']}\n")
     w(f"\n{figures['elapsed_s']:.0f} s in all\n")
+
+
+def _mib(value: float | None) -> str:
+    return _fmt(value / MIB if value else None, " MiB", 0)
+
+
+def _render_towers(t: dict[str, Any], w: Any) -> None:
+    if "skipped" in t:
+        w(f"\n7. towers: skipped: {t['skipped']}\n")
+        return
+    w(f"\n7. towers: each in a fresh process; {len(t['photos'])} real photos (scikit-image)\n")
+    w(
+        f"   {'variant':<10} {'tower':<7} {'provider':<22} {'thr':>3} {'load s':>7} "
+        f"{'RSS':>9} {'cold ms':>9} {'warm p50':>9} {'p95':>8}  notes\n"
+    )
+    for v in t["variants"]:
+        x = v["text"]
+        passages = ", ".join(f"batch {b}: {r:.1f}/s" for b, r in x["passages_per_s"].items())
+        w(
+            f"   {v['variant']:<10} {'text':<7} {x['provider'][:22]:<22} {x['threads']:>3} "
+            f"{x['load_s']:>7.2f} {_mib(x['rss_loaded']):>9} {x['cold_ms']:>9.1f} "
+            f"{x['warm']['p50_ms']:>9.1f} {x['warm']['p95_ms']:>8.1f}  "
+            f"{x['tokens_per_query']:.0f} tokens/query; {x['passage_tokens']}-token passages "
+            f"{passages}\n"
+        )
+        one = v.get("text_one_thread")
+        if one:
+            w(
+                f"   {'':<10} {'text':<7} {'':<22} {one['threads']:>3} {one['load_s']:>7.2f} "
+                f"{_mib(one['rss_loaded']):>9} {one['cold_ms']:>9.1f} "
+                f"{one['warm']['p50_ms']:>9.1f} {one['warm']['p95_ms']:>8.1f}\n"
+            )
+        x = v["vision"]
+        w(
+            f"   {'':<10} {'vision':<7} {x['provider'][:22]:<22} {x['threads']:>3} "
+            f"{x['load_s']:>7.2f} {_mib(x['rss_loaded']):>9} {x['cold_ms']:>9.0f}\n"
+        )
+        for b in x["batches"]:
+            vram = f", VRAM {_mib(b['vram'])}" if b.get("vram") else ""
+            same = (
+                f", same as batch 1: cos {b['same_as_batch_1']:.5f}"
+                if "same_as_batch_1" in b
+                else ""
+            )
+            w(
+                f"   {'':<10}   batch {b['batch']:<3} {b['images_per_s']:>7.3f} img/s "
+                f"({b['s_per_image']:.2f} s/img), peak RSS {_mib(b['peak_rss'])}{vram}{same}\n"
+            )
+        fewer = v.get("vision_fewer_threads")
+        if fewer:
+            b = fewer["batches"][0]
+            w(
+                f"   {'':<10}   batch 1 on {fewer['threads']} thread(s): "
+                f"{b['images_per_s']:.3f} img/s\n"
+            )
+        a = v.get("agreement")
+        if a:
+            w(
+                f"   {'':<10}   vs fp32 on {a['photos']} photos: cosine mean {a['cosine_mean']:.4f}"
+                f", min {a['cosine_min']:.4f}; same nearest photo {a['same_nearest_photo']:.2f}; "
+                f"similarity rank correlation {a['similarity_rank_correlation']}; "
+                f"(fp32's mean cosine between different photos: {a['reference_spread']:.3f})\n"
+            )
+    for row in t["tuning"]:
+        share = row.get("engine_batch_rate_share")
+        w(
+            f"   engine batch for {row['variant']} on {row['provider']}: {row['engine_batch']} "
+            f"(best measured {row['best_batch']}"
+            + (f"; the engine's batch gets {share * 100:.0f} % of the best rate" if share else "")
+            + ")\n"
+        )
+    d = t["decision"]
+    w(f"   CPU variant: {d['cpu_variant']}" + (f" — {d['why']}" if d.get("why") else "") + "\n")
