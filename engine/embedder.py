@@ -31,6 +31,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,6 +274,7 @@ class Embedder:
         self._tokenizer: Tokenizer | None = None
         self._text_inputs: set[str] = set()
         self._chunker: Tokenizer | None = None
+        self._vision_used = time.monotonic()
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -501,6 +503,15 @@ class Embedder:
         with self._lock:
             self._vision = None
 
+    def release_vision_if_idle(self, idle_s: float) -> bool:
+        """Release the vision tower when it has not run for ``idle_s`` seconds."""
+        with self._lock:
+            if self._vision is None or time.monotonic() - self._vision_used < idle_s:
+                return False
+            self._vision = None
+        log.info("the vision tower was idle for %.0f s: released (the text tower stays)", idle_s)
+        return True
+
     def close(self) -> None:
         with self._lock:
             self._text = self._vision = None
@@ -584,6 +595,7 @@ class Embedder:
     def embed_pixels(self, pixels: npt.NDArray[np.float32]) -> Vectors:
         """Embed a batch of preprocessed images ``[n, 3, S, S]``."""
         session = self._ensure_vision()
+        self._vision_used = time.monotonic()
         out = []
         step = self.batch_size
         for start in range(0, len(pixels), step):

@@ -30,6 +30,7 @@ from .watcher import Batch, Watcher
 log = logging.getLogger(__name__)
 
 RESCAN_INTERVAL_S = 15 * 60
+VISION_IDLE_S = 5 * 60  # then the vision tower's memory goes back; the text tower stays warm
 
 
 def normalise(path: str | os.PathLike[str]) -> str:
@@ -348,6 +349,8 @@ class Library:
                 self._wake.wait(0.2)
                 if stop.is_set():
                     break
+                if self._embedder is not None:
+                    self._embedder.release_vision_if_idle(VISION_IDLE_S)
                 if time.monotonic() - last_scan > rescan_interval:
                     self.scan(cancel=stop)
                     last_scan = time.monotonic()
