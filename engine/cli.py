@@ -266,12 +266,50 @@ COMMANDS = {
 }
 
 
+def answer(lib: Any, argv: Sequence[str]) -> tuple[int, str, str]:
+    """Run a ``search`` command line on ``lib`` for another process (engine.serve)."""
+    from .serve import captured
+
+    with captured() as (out, err):
+        try:
+            args = _parser().parse_args(list(argv))
+            if args.command != "search":
+                raise LanternaError("only searches are answered for other processes")
+            rc = COMMANDS["search"](lib, args)
+        except SystemExit as exc:  # argparse's own message is in err
+            rc = exc.code if isinstance(exc.code, int) else 2
+        except LanternaError as exc:
+            print(f"lanterna: {exc.one_line()}", file=sys.stderr)
+            rc = 1
+    return rc, out.getvalue(), err.getvalue()
+
+
+def _ask_running(args: argparse.Namespace, argv: Sequence[str]) -> int | None:
+    """A search answered by the running app or `lanterna watch`, warm (engine.serve)."""
+    if args.command != "search" or args.model or args.device != "auto":
+        return None
+    from .paths import data_dir
+    from .serve import ask
+
+    reply = ask(data_dir(args.data_dir), argv)
+    if reply is None:
+        return None
+    rc, out, err = reply
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    return rc
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    answered = _ask_running(args, argv)
+    if answered is not None:
+        return answered
     if args.command == "bench":  # builds its own temporary indexes; the toy model by default
         from pathlib import Path
 

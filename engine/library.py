@@ -330,6 +330,11 @@ class Library:
                 on_changes(changes)
 
         self.store.memory_index = True  # many queries will follow: keep the vectors in memory
+        from .cli import answer
+        from .serve import QueryServer
+
+        server = QueryServer(self.data_dir, lambda argv: answer(self, argv))
+        server.start()  # `lanterna search` in another process asks this one (engine.serve)
         # Watch first, then scan: a file that arrives meanwhile is seen by one or the other.
         roots = [f.path for f in self.store.folders() if os.path.isdir(f.path)]
         watcher = Watcher(roots, handle, quiet=self.quiet, polling=polling)
@@ -338,6 +343,7 @@ class Library:
         try:
             first = self.index(cancel=stop, pause=pause, progress=progress)
         except BaseException:
+            server.close()
             watcher.stop()
             self.watcher = None
             raise
@@ -361,6 +367,7 @@ class Library:
                     if on_indexed is not None and run.done:
                         on_indexed(run)
         finally:
+            server.close()
             self.watcher.stop()
             self.watcher = None
 
