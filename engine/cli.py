@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only",
         action="append",
-        choices=["decode", "pipeline", "query", "memory", "gui", "towers"],
+        choices=["decode", "pipeline", "query", "memory", "gui", "towers", "cli"],
         help="run only this part (repeatable)",
     )
     bench.add_argument(

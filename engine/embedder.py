@@ -107,13 +107,17 @@ def tuning_for(provider: str, cores: int | None = None) -> Tuning:
     """Batch sizes and intra-op threads per provider, chosen from the benchmark's figures.
 
     CPU (stand-in towers of the real size, 2 cores, docs/benchmarks.md): the vision tower gets
-    every core, because a 12-MP JPEG decodes in ~55 ms on one core while the tower takes seconds
-    per photo, so the decode threads are idle (cores − 1 threads indexed at 0.18 photos/s, all
-    cores at 0.29–0.34); batch 1, because batch 4–8 is no faster per image on the CPU provider
-    and needs 3–4× the memory. The text tower answers a query fastest on up to two threads
-    (more threads cost more in start-up than a 20-token query gains). GPUs: batch 8 images (one
-    kernel launch for eight, memory is not the limit), texts 16, and two CPU threads for the
-    work the provider leaves on the CPU.
+    every core, because a 12-MP JPEG decodes in ~50 ms on one core while the tower takes
+    seconds per photo, so the decode threads are mostly idle (on a quiet machine cores − 1
+    threads indexed at 0.18 photos/s, all cores at 0.29–0.34). On a machine that other programs
+    keep busy one thread did better (5.7 s against 6.6 s per photo at a load of 5 on 2 cores),
+    but then the policy in :mod:`engine.schedule` pauses indexing anyway. Batch 1, because batch
+    4 is no faster per photo on the CPU provider, needs 1.6–2.5× the memory, and with dynamic
+    int8 a photo's vector would depend on its batch mates (activation scales are per batch:
+    cosine 0.989 to the same photo alone). The text tower answers a query on one thread: 44 ms
+    against 81 ms on two (int8, 22 tokens), and it must not fight the indexer for the cores.
+    GPUs: batch 8 images (one launch for eight, memory is not the limit), texts 16, and two
+    CPU threads for what the provider leaves on the CPU.
     """
     cores = max(1, cores or os.cpu_count() or 2)
     if provider == CPU:
@@ -121,8 +125,8 @@ def tuning_for(provider: str, cores: int | None = None) -> Tuning:
             vision_batch=1,
             text_batch=1,
             vision_threads=cores,
-            text_threads=min(2, cores),
-            why="CPU: all cores, batch 1 (measured: larger batches are no faster)",
+            text_threads=1,
+            why="CPU: all cores for photos, one for queries, batch 1 (measured)",
         )
     return Tuning(
         vision_batch=8,

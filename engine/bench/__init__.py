@@ -18,7 +18,9 @@ Runtime, SQLite + sqlite-vec through the engine's own classes) and generated inp
 7. towers: per model variant given (``--model A --model B``), each tower in a fresh process:
    load time, resident memory (VRAM where ``nvidia-smi`` answers), the first (cold) and warm
    text queries, photos/s per batch size and thread count, int8/fp16 agreement with fp32 on
-   scikit-image's real photos, and the variant the CPU path uses (:mod:`engine.bench.towers`).
+   scikit-image's real photos, and the variant the CPU path uses (:mod:`engine.bench.towers`);
+8. cli: ``lanterna search`` in a new process at 100k items, alone and answered by a running
+   process over its private socket (:mod:`engine.bench.cli`).
 
 The model is the folder given (the real jina-clip-v2 when you have it) or the toy model built
 into a temporary folder. Times are wall-clock medians and 95th percentiles; compare figures
@@ -41,6 +43,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .cli import bench_cli
 from .context import _embedder, _model_folder
 from .decode import bench_decode
 from .gui import bench_gui
@@ -65,6 +68,7 @@ __all__ = [
     "Plan",
     "Search",
     "Verdict",
+    "bench_cli",
     "bench_decode",
     "bench_gui",
     "bench_memory",
@@ -199,6 +203,8 @@ def run(
         if "gui" in sections:
             _note("gui")
             figures["gui"] = bench_gui(plan)
+        if "cli" in sections:
+            figures["cli"] = bench_cli(folder, device, plan, work)
         if "towers" in sections:
             towers = [Path(v) for v in variants] or ([] if toy else [folder])
             if not towers:

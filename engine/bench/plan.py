@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SECTIONS = ("decode", "pipeline", "query", "memory", "gui", "towers")
+SECTIONS = ("decode", "pipeline", "query", "memory", "gui", "towers", "cli")
 DIMS = 256
 K = 10
 MIB = 1024 * 1024
@@ -28,6 +28,8 @@ class Plan:
     tower_batches: tuple[int, ...] = (1, 4)
     tower_images: int = 4  # images per batch size beyond batch 1
     pipeline_seconds: float = 30.0  # a tower slower than this allows gets fewer pipeline files
+    cli_items: int = 100_000  # the index that `lanterna search` in a new process searches
+    cli_reps: int = 5
 
 
 QUICK = Plan(
@@ -57,6 +59,7 @@ FULL = Plan(
     tower_batches=(1, 2, 4, 8),
     tower_images=16,
     pipeline_seconds=120.0,
+    cli_reps=15,
 )
 
 TEXT_QUERIES = (

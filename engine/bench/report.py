@@ -101,6 +101,20 @@ def budgets(figures: dict[str, Any]) -> list[Verdict]:
                 _pipeline_note(p, toy),
             )
         )
+    c = figures.get("cli")
+    if c and "served" in c:
+        k = c["served"]["keyword"]["p50_ms"]
+        m = c["served"]["meaning"]["p50_ms"]
+        out.append(
+            Verdict(
+                "CLI search in a new process, keyword query, warm (p50)",
+                "≤ 150 ms",
+                f"{k:.0f} ms answered by a running process; {c['alone']['keyword']['p50_ms']:.0f}"
+                f" ms alone; meaning query {m:.0f} ms served",
+                k <= 150,
+                f"Python's own start-up here: {c['python_startup']['p50_ms']:.0f} ms",
+            )
+        )
     d = figures.get("decode")
     if d:
         out.append(
@@ -199,8 +213,9 @@ def render(figures: dict[str, Any], out: IO[str]) -> None:
         for r in q["rows"]:
             w(
                 f"   {r['items']:>9,}  {r['method']:<40} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
-                f"{r['recall_at_10']:>7.3f} {r['filtered_p50_ms']:>9.1f} "
-                f"{r['filtered_recall_at_10']:>10.3f} {_fmt(r['bytes_per_vector'], '', 0):>8}"
+                f"{r['recall_at_10']:>7.3f} {_fmt(r['filtered_p50_ms']):>9} "
+                f"{_fmt(r['filtered_recall_at_10'], '', 3):>10} "
+                f"{_fmt(r['bytes_per_vector'], '', 0):>8}"
                 + (f"   {r['note']}" if r["note"] else "")
                 + "\n"
             )
@@ -247,6 +262,21 @@ def render(figures: dict[str, Any], out: IO[str]) -> None:
     t = figures.get("towers")
     if t:
         _render_towers(t, w)
+    c = figures.get("cli")
+    if c:
+        w(f"\n8. cli: `lanterna search` in a new process, {c['items']:,} items, p50 / p95 ms\n")
+        w(
+            f"   python start-up {c['python_startup']['p50_ms']:.0f} / "
+            f"{c['python_startup']['p95_ms']:.0f}; --help {c['help']['p50_ms']:.0f} / "
+            f"{c['help']['p95_ms']:.0f}\n"
+        )
+        for how in ("alone", "served"):
+            if how in c:
+                k, m = c[how]["keyword"], c[how]["meaning"]
+                w(
+                    f"   {how + ':':<8} keyword {k['p50_ms']:>6.0f} / {k['p95_ms']:>6.0f}   "
+                    f"meaning {m['p50_ms']:>6.0f} / {m['p95_ms']:>6.0f}\n"
+                )
     w("\nbudgets (DESIGN.md)\n")
     for b in figures["budgets"]:
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[b["pass"]]

@@ -27,9 +27,9 @@ from engine.model import load
 
 def test_cpu_tuning_uses_every_core_and_batch_one() -> None:
     cpu = tuning_for(CPU, cores=2)
-    assert (cpu.vision_batch, cpu.vision_threads, cpu.text_threads) == (1, 2, 2)
+    assert (cpu.vision_batch, cpu.vision_threads, cpu.text_threads) == (1, 2, 1)
     assert tuning_for(CPU, cores=8).vision_threads == 8
-    assert tuning_for(CPU, cores=8).text_threads == 2
+    assert tuning_for(CPU, cores=8).text_threads == 1
     gpu = tuning_for(CUDA, cores=8)
     assert gpu.vision_batch == 8 and gpu.text_batch == 16
 
