@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -219,6 +218,8 @@ def _idle_windows() -> float | None:
 
 
 def _idle_macos() -> float | None:
+    import subprocess
+
     out = subprocess.run(
         ["ioreg", "-c", "IOHIDSystem", "-d", "4"],
         capture_output=True,
@@ -234,6 +235,8 @@ def _idle_macos() -> float | None:
 
 def _idle_freedesktop() -> float | None:
     """GNOME's idle monitor over D-Bus (other desktops: unknown, so no idle pause)."""
+    import subprocess
+
     out = subprocess.run(
         [
             "gdbus",
