@@ -99,3 +99,10 @@ def test_an_untrusted_accelerator_is_refused_and_remembered(
     assert not emb._trusted(_session(toy_model), CUDA, again)
     ok = Embedder(load(toy_model), device="auto", trust_file=tmp_path / "other.json")
     assert ok._trusted(_session(toy_model), CUDA, [])
+
+
+def test_the_text_self_test_tells_two_texts_apart(toy_model: Path) -> None:
+    model = load(toy_model)
+    emb = Embedder(model, device="cpu")
+    session = ort.InferenceSession(str(model.file(model.text.file)), providers=[CPU])
+    assert emb._texts_differ(session)
