@@ -85,6 +85,8 @@ def test_eta_comes_from_the_measured_rate_and_ignores_pauses() -> None:
     )
     meter.pause()
     clock.now += 3600  # an hour on battery is not an hour of work
+    meter.update(140)  # the status bar still updates while paused
+    assert meter.rate() == pytest.approx(1.4)
     meter.resume()
     meter.update(141)
     assert meter.rate() == pytest.approx(1.41)  # without the pause: 141 / 3700 s
