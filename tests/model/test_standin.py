@@ -108,7 +108,13 @@ def check_engine(folder: Path, tmp: Path) -> None:
         texts = ["a red car", "a much longer description of a family holiday by the sea"]
         together = emb.embed_texts(texts)
         alone = np.concatenate([emb.embed_texts([t]) for t in texts])
-        assert np.allclose(together, alone, atol=1e-4)  # padding is masked out
+        if json.loads((folder / "manifest.json").read_text())["variant"] == "int8":
+            # dynamic int8 scales activations per batch: batched vectors move a little, which
+            # is one reason the CPU runs batch 1 (engine.embedder.tuning_for)
+            assert float(np.min(np.sum(together * alone, axis=1))) > 0.95
+            assert Embedder(model, device="cpu").text_batch_size == 1
+        else:
+            assert np.allclose(together, alone, atol=1e-4)  # padding is masked out
         assert float(together[0] @ together[1]) < 0.9999
         assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
     finally:
@@ -160,8 +166,11 @@ def test_same_seed_same_files_other_seed_other_weights(
     )
 
 
-def test_miniature_standin_indexes_and_searches(tiny: dict[str, Path], tmp_path: Path) -> None:
-    check_engine(tiny["int8"], tmp_path)
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_miniature_standin_indexes_and_searches(
+    tiny: dict[str, Path], tmp_path: Path, precision: str
+) -> None:
+    check_engine(tiny[precision], tmp_path)
 
 
 def test_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
