@@ -250,6 +250,7 @@ class Stats:
     texts: int = 0
     image_batches: int = 0
     text_batches: int = 0
+    vision_seconds: float = 0.0  # wall time inside the vision tower (the pipeline's busy share)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -630,11 +631,14 @@ class Embedder:
         step = self.batch_size
         for start in range(0, len(pixels), step):
             chunk = np.ascontiguousarray(pixels[start : start + step], dtype=np.float32)
+            began = time.perf_counter()
             raw = session.run([self.model.vision_output], {"pixel_values": chunk})[0]
+            took = time.perf_counter() - began
             out.append(truncate_normalise(raw))
             with self.stats.lock:
                 self.stats.images += len(chunk)
                 self.stats.image_batches += 1
+                self.stats.vision_seconds += took
         if not out:
             return np.zeros((0, STORED_DIMS), dtype=np.float32)
         return np.concatenate(out)

@@ -43,9 +43,11 @@ def bench_pipeline(model_dir: Path, device: str, plan: Plan, work: Path) -> dict
         for i in range(files):
             (folder / f"IMG_{i:05d}.jpg").write_bytes(_with_comment(base, f"lanterna bench {i}"))
         lib.add_folders([folder])
+        busy_before = embedder.stats.vision_seconds
         start = time.perf_counter()
         report = lib.index()
         elapsed = time.perf_counter() - start
+        busy = embedder.stats.vision_seconds - busy_before
         embedded = report.run.embedded
         workers = lib.workers or max(1, min(4, os.cpu_count() or 2))
         # the bare tower: same session, same batch size, tensors already made
@@ -70,6 +72,9 @@ def bench_pipeline(model_dir: Path, device: str, plan: Plan, work: Path) -> dict
         "pipeline_images_per_s": round(pipeline_ips, 2),
         "tower_images_per_s": round(tower_ips, 2),
         "ratio": round(pipeline_ips / tower_ips, 4),
+        # the share of the run the tower was computing: what decode and writes leave it, and
+        # a figure that a shared machine's changing load moves much less than two rates
+        "tower_busy_share": round(busy / elapsed, 4) if elapsed > 0 else None,
         "load_average": None if load is None else round(load, 2),
         "writes": _write_probe(work / "writes", plan.write_probe),
     }

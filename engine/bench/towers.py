@@ -125,10 +125,12 @@ def _child_text(emb: Any, args: dict[str, Any]) -> dict[str, Any]:
     cold_ms = (time.perf_counter() - start) * 1000
     texts = [TEXT_QUERIES[i % len(TEXT_QUERIES)] + f" {i}" for i in range(args["queries"])]
     times = []
+    cpu_start = time.process_time()
     for t in texts:
         start = time.perf_counter()
         emb.embed_query(t)
         times.append(time.perf_counter() - start)
+    cpu_ms = (time.process_time() - cpu_start) / len(texts) * 1000
     tokens = [int(emb.tokenize([t], query=True)["input_ids"].shape[1]) for t in texts]
     passages: dict[str, float] = {}
     chunk = emb.chunk_text(PASSAGE * 12)[:1] * 4  # four passages of 256 tokens
@@ -143,6 +145,8 @@ def _child_text(emb: Any, args: dict[str, Any]) -> dict[str, Any]:
         "rss_loaded": loaded["rss"],
         "cold_ms": round(cold_ms, 2),
         "warm": _stats(times),
+        "warm_cpu_ms": round(cpu_ms, 2),
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "tokens_per_query": float(np.mean(tokens)),
         "passages_per_s": passages,
         "passage_tokens": int(emb.tokenize(chunk[:1], query=False)["input_ids"].shape[1])
@@ -167,15 +171,18 @@ def _child_vision(emb: Any, args: dict[str, Any]) -> dict[str, Any]:
     cold_ms = (time.perf_counter() - start) * 1000
     vectors = []
     times = []
+    cpu_start = time.process_time()
     for i in range(len(pixels)):
         start = time.perf_counter()
         vectors.append(emb.embed_pixels(pixels[i : i + 1])[0])
         times.append(time.perf_counter() - start)
+    cpu_per_image = (time.process_time() - cpu_start) / len(pixels)
     batches: list[dict[str, Any]] = [
         {
             "batch": 1,
             "images_per_s": round(len(times) / sum(times), 3),
             "s_per_image": round(float(np.median(times)), 3),
+            "cpu_s_per_image": round(cpu_per_image, 3),  # all threads: steadier when shared
             "peak_rss": _memory()["peak"],
             "vram": _vram(),
         }
@@ -187,15 +194,18 @@ def _child_vision(emb: Any, args: dict[str, Any]) -> dict[str, Any]:
         data = np.stack([pixels[i % len(pixels)] for i in range(batch)])
         runs = max(1, args["images"] // batch)
         start = time.perf_counter()
+        cpu_start = time.process_time()
         for _ in range(runs):
             out = emb.embed_pixels(data)
         elapsed = time.perf_counter() - start
+        cpu = (time.process_time() - cpu_start) / (runs * batch)
         same = min(float(out[i] @ vectors[i % len(vectors)]) for i in range(min(batch, len(out))))
         batches.append(
             {
                 "batch": batch,
                 "images_per_s": round(runs * batch / elapsed, 3),
                 "s_per_image": round(elapsed / (runs * batch), 3),
+                "cpu_s_per_image": round(cpu, 3),
                 "peak_rss": _memory()["peak"],
                 "vram": _vram(),
                 "same_as_batch_1": round(same, 6),
