@@ -63,6 +63,8 @@ class SearchRequest:
     date_from: float | None = None
     date_to: float | None = None
     k: int = 200
+    show_all: bool = False  # also what falls below the relevance cut-off, after the rest
+    image_negative: bool = False  # the image counts against the query ("less like this")
 
     @property
     def empty(self) -> bool:
@@ -89,14 +91,18 @@ class FileInfo:
 def _query(req: SearchRequest) -> Any:
     from engine.search import Query
 
+    negative = req.image_negative and req.image is not None
     return Query(
         text=req.text.strip(),
-        image=req.image,
+        image=None if negative else req.image,
+        not_images=(req.image,) if negative and req.image is not None else (),
         k=req.k,
         kind=req.kind,
         folder=req.folder,
         date_from=req.date_from,
         date_to=req.date_to,
+        show_all=req.show_all,
+        live=True,  # the search box searches as the user types: an unfinished word is a prefix
     )
 
 
@@ -115,7 +121,12 @@ def _run_search(lib: Library, req: SearchRequest) -> list[Entry]:
             for r in rows
             if _passes(req, r.kind, r.path, r.taken if r.taken else r.mtime_ns / 1e9)
         ]
-    if req.image_indexed and isinstance(req.image, str) and not req.text.strip():
+    if (
+        req.image_indexed
+        and isinstance(req.image, str)
+        and not req.text.strip()
+        and not (req.image_negative)
+    ):
         results = lib.similar(req.image, replace(_query(req), image=None))
     else:
         results = lib.search(_query(req))
@@ -128,6 +139,11 @@ def _run_search(lib: Library, req: SearchRequest) -> list[Entry]:
             type=r.type,
             snippet=r.snippet,
             taken=r.taken,
+            match=r.match,
+            weak=r.weak,
+            source=r.source,
+            line=r.line,
+            boxes=r.boxes,
         )
         for r in results
     ]
@@ -472,6 +488,15 @@ class Bridge(QObject):
         def work(lib: Library) -> None:
             lib.set_rules(excludes=excludes, include_hidden=include_hidden)
             self.restart_watch()
+
+        self.call(work, lambda _: self._changed(None, None))
+
+    def set_ocr(self, enabled: bool) -> None:
+        """Read text in photos and scans, or forget it (the pictures' vectors stay)."""
+
+        def work(lib: Library) -> None:
+            lib.set_ocr(enabled)
+            self._wake_watch(lib)
 
         self.call(work, lambda _: self._changed(None, None))
 

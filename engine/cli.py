@@ -67,9 +67,28 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("watch", help="index, then keep the index current until Ctrl+C")
 
-    srch = sub.add_parser("search", help="search by text, by image, or both")
+    srch = sub.add_parser(
+        "search",
+        help="search by text, by image, or both",
+        description='TEXT may use the query language: "exact phrase", OR, -word, prefix*, '
+        "2:beach - people (weights and negatives), name:, kind:, in:FOLDER, after:, before:.",
+    )
     srch.add_argument("text", nargs="?", default="", metavar="TEXT")
-    srch.add_argument("--image", metavar="FILE", help="find images like this one")
+    srch.add_argument(
+        "--image", metavar="FILE", action="append", help="find files like this picture (repeatable)"
+    )
+    srch.add_argument(
+        "--not", dest="not_texts", metavar="TEXT", action="append", help="less of this (repeatable)"
+    )
+    srch.add_argument(
+        "--not-image", dest="not_images", metavar="FILE", action="append", help="less like this"
+    )
+    srch.add_argument(
+        "--all", dest="show_all", action="store_true", help="also weak matches, after a divider"
+    )
+    srch.add_argument(
+        "--meaning-only", action="store_true", help="rank by meaning only, not exact words first"
+    )
     srch.add_argument("-k", type=int, default=20, metavar="N", help="how many files (default 20)")
     srch.add_argument("--kind", choices=["image", "document"])
     srch.add_argument("--folder", metavar="PATH", help="only files below this folder")
@@ -80,13 +99,22 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="what the index holds and which model runs where")
     st.add_argument("--json", action="store_true")
 
+    ocr = sub.add_parser("ocr", help="read text in photos and scans (on by default), or not")
+    ocr.add_argument(
+        "state",
+        nargs="?",
+        choices=["on", "off"],
+        help="on: read it at the next `index` or `watch`; off: forget what was read "
+        "(the pictures' own vectors stay). Without this: show the setting",
+    )
+
     bench = sub.add_parser("bench", help="measure this machine against the speed budgets")
     bench.add_argument("--quick", action="store_true", help="the short run (under 3 minutes)")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument(
         "--only",
         action="append",
-        choices=["decode", "pipeline", "query", "memory", "gui", "towers", "cli"],
+        choices=["decode", "pipeline", "query", "memory", "gui", "ocr", "towers", "cli"],
         help="run only this part (repeatable)",
     )
     bench.add_argument(
@@ -110,11 +138,15 @@ class _Bar:
     def __init__(self, desc: str) -> None:
         from tqdm import tqdm
 
+        self.desc = desc
         self.bar = tqdm(total=0, desc=desc, unit="file", disable=None, file=sys.stderr)
 
     def __call__(self, p: Any) -> None:
         if self.bar.disable:
             return
+        self.bar.set_description(
+            "reading text" if getattr(p, "stage", "index") == "text" else self.desc, refresh=False
+        )
         self.bar.total = p.total
         self.bar.n = p.done
         self.bar.set_postfix(errors=p.errors, refresh=False)
@@ -206,28 +238,46 @@ def _cmd_watch(lib: Any, args: argparse.Namespace) -> int:
 def _cmd_search(lib: Any, args: argparse.Namespace) -> int:
     from .search import Query, parse_date
 
-    if not args.text.strip() and not args.image:
+    images = args.image or []
+    not_images = args.not_images or []
+    if not args.text.strip() and not images:
         raise LanternaError("nothing to search for", "give a TEXT, an --image FILE, or both")
-    if args.image and not os.path.isfile(args.image):
-        raise LanternaError(f"no such image: {args.image}")
+    for image in (*images, *not_images):
+        if not os.path.isfile(image):
+            raise LanternaError(f"no such image: {image}")
     query = Query(
         text=args.text,
-        image=args.image,
+        images=tuple(images),
+        not_texts=tuple(args.not_texts or ()),
+        not_images=tuple(not_images),
         k=args.k,
         kind=args.kind,
         folder=os.path.abspath(args.folder) if args.folder else None,
         date_from=parse_date(args.date_from) if args.date_from else None,
         date_to=parse_date(args.date_to, end=True) if args.date_to else None,
+        show_all=args.show_all,
+        meaning_only=args.meaning_only,
     )
     results = lib.search(query)
     if args.json:
         print(json.dumps([r.as_json() for r in results], ensure_ascii=False))
         return 0
     if not results:
-        print("no results", file=sys.stderr)
+        hint = "" if args.show_all else " (--all shows the nearest anyway)"
+        print(f"no good matches{hint}", file=sys.stderr)
+    divided = False
     for r in results:
+        if r.weak and not divided:
+            print("-- weaker matches --")
+            divided = True
         where = f"  p.{r.item}" if r.kind == "document" else ""
-        print(f"{r.score:6.3f}  {display(r.path)}{where}")
+        print(f"{r.match:4.2f} {r.strength:<6}  {display(r.path)}{where}  [{r.how}]")
+        if r.source == "ocr" and r.line:
+            place = "in the image" if r.kind == "image" else f"on scanned page {r.item}"
+            print(f"      text {place}: “{r.line}”")
+        elif r.snippet:
+            snippet = " ".join(r.snippet.split())
+            print(f"      {snippet[:160]}")
     return 0
 
 
@@ -249,6 +299,17 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
         )
     else:
         print(f"model      {info['model_error']}")
+    o = info["ocr"]
+    if o["unavailable"]:
+        print(f"text       not read: {o['unavailable']}")
+    elif not o["enabled"]:
+        print("text       reading text in pictures is off (`lanterna ocr on`)")
+    else:
+        print(
+            f"text       images with text: {o['images_with_text']}, scanned pages read: "
+            f"{o['document_pages_with_text']}, files waiting to be read: {o['pending']}"
+            + (f", unreadable: {o['errors']}" if o["errors"] else "")
+        )
     for folder in info["folders"]:
         note = "" if folder["status"] == "ok" else f" ({folder['status']})"
         print(f"folder     {folder['path']}{note}")
@@ -257,7 +318,20 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ocr(lib: Any, args: argparse.Namespace) -> int:
+    if args.state is None:
+        print("on" if lib.ocr_enabled() else "off")
+        return 0
+    dropped = lib.set_ocr(args.state == "on")
+    if args.state == "on":
+        print("text in photos and scans will be read at the next `lanterna index` or `watch`")
+    else:
+        print(f"off; {dropped} passages of text read from pictures forgotten")
+    return 0
+
+
 COMMANDS = {
+    "ocr": _cmd_ocr,
     "folders": _cmd_folders,
     "index": _cmd_index,
     "watch": _cmd_watch,

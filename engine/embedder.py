@@ -503,15 +503,14 @@ class Embedder:
         )
 
     def self_test_pixels(self) -> npt.NDArray[np.float32]:
-        """Two very different images: black, and noise."""
+        """Two very different images: flat grey, and a shaped, tinted one."""
         size = self.model.vision.image_size
-        rng = np.random.default_rng(0)
-        return np.stack(
-            [
-                np.zeros((3, size, size), dtype=np.float32),
-                rng.normal(0.0, 1.0, (3, size, size)).astype(np.float32),
-            ]
-        )
+        # A flat grey picture and one with a bright top-left and a dark, tinted rest: they differ
+        # in layout and colour, which every image model sees (plain noise averages to grey).
+        shaped = np.full((3, size, size), -1.0, dtype=np.float32)
+        shaped[:, : size // 2, : size // 2] = 1.5
+        shaped[0] += 0.8
+        return np.stack([np.zeros((3, size, size), dtype=np.float32), shaped])
 
     def vision_distinguishes(self, session: ort.InferenceSession) -> bool:
         """Self-test: two very different images must not give the same vector."""
@@ -603,8 +602,11 @@ class Embedder:
             start = end - overlap
         return chunks
 
-    def embed_texts(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
-        """Embed texts; ``query=True`` adds the model's query instruction (user queries only)."""
+    def embed_texts(
+        self, texts: Sequence[str], *, query: bool = False, count: bool = True
+    ) -> Vectors:
+        """Embed texts; ``query=True`` adds the model's query instruction (user queries only).
+        ``count=False`` leaves ``stats`` alone (the engine's own calibration probes)."""
         session, _ = self._ensure_text()
         out = []
         step = self.text_batch_size
@@ -612,6 +614,8 @@ class Embedder:
             chunk = texts[start : start + step]
             raw = session.run([self.model.text.output], self.tokenize(chunk, query=query))[0]
             out.append(truncate_normalise(raw))
+            if not count:
+                continue
             with self.stats.lock:
                 self.stats.texts += len(chunk)
                 self.stats.text_batches += 1
@@ -623,8 +627,8 @@ class Embedder:
         vector: Vectors = self.embed_texts([text], query=True)[0]
         return vector
 
-    def embed_pixels(self, pixels: npt.NDArray[np.float32]) -> Vectors:
-        """Embed a batch of preprocessed images ``[n, 3, S, S]``."""
+    def embed_pixels(self, pixels: npt.NDArray[np.float32], *, count: bool = True) -> Vectors:
+        """Embed a batch of preprocessed images ``[n, 3, S, S]`` (``count``: as in embed_texts)."""
         session = self._ensure_vision()
         self._vision_used = time.monotonic()
         out = []
@@ -635,6 +639,8 @@ class Embedder:
             raw = session.run([self.model.vision_output], {"pixel_values": chunk})[0]
             took = time.perf_counter() - began
             out.append(truncate_normalise(raw))
+            if not count:
+                continue
             with self.stats.lock:
                 self.stats.images += len(chunk)
                 self.stats.image_batches += 1

@@ -45,6 +45,7 @@ class Progress:
     embedded: int
     path: str | None
     elapsed: float
+    stage: str = "index"  # "index": vectors of new files; "text": reading text in pictures
 
     @property
     def eta(self) -> float | None:
@@ -63,6 +64,7 @@ class RunStats:
     vanished: int = 0
     busy: int = 0
     cancelled: bool = False
+    ocr_files: int = 0  # files whose text was read (engine.ocrindex), after the vectors
 
 
 # Outcomes of reading one file --------------------------------------------------------------

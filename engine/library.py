@@ -3,6 +3,10 @@
 The CLI and the desktop app both drive this class; it never touches Qt. Everything long takes a
 cancel event and a progress callback. Methods are safe to call from several threads: the store
 serialises writes and gives each thread its own read connection.
+
+Reading text in pictures (OCR) is a stage of :meth:`Library.embed_pending`, after the vectors, on
+the same thread; it uses one worker process (engine.ocr.OcrWorker, "lanterna-ocr") that the
+library starts on first use and stops in :meth:`close`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from .documents import close_worker
 from .embedder import Embedder
 from .errors import ConfigError, ModelError, ModelMismatchError
 from .indexer import Indexer, Progress, RunStats
+from .ocr import OcrWorker
 from .scanner import DEFAULT_EXCLUDES, Changes, Rules, Stat, kind_of, reconcile, walk
 from .search import Query, Result, Searcher
 from .store import FileRow, Folder, Store
@@ -71,6 +76,10 @@ class Library:
         self._index_lock = threading.Lock()
         self.watcher: Watcher | None = None
         self._wake = threading.Event()
+        self._searcher: Searcher | None = None
+        self._ocr_worker: OcrWorker | None = None
+        self._ocr_lock = threading.Lock()
+        self._ocr_unavailable: str | None = None
 
     def close(self) -> None:
         if self.watcher is not None:
@@ -78,6 +87,10 @@ class Library:
             self.watcher = None
         if self._embedder is not None:
             self._embedder.close()
+        with self._ocr_lock:
+            if self._ocr_worker is not None:
+                self._ocr_worker.close()
+                self._ocr_worker = None
         close_worker()
         self.store.close()
 
@@ -258,12 +271,72 @@ class Library:
         pause: threading.Event | None = None,
         progress: Callable[[Progress], None] | None = None,
     ) -> RunStats:
-        if self.store.count_pending() == 0:
-            return RunStats()
-        embedder = self.embedder
+        """Embed what is pending, then read the text in pictures not read yet (when on)."""
+        run = RunStats()
+        if self.store.count_pending():
+            embedder = self.embedder
+            with self._index_lock:
+                self.searcher().ensure_probes()
+                indexer = Indexer(self.store, embedder, workers=self.workers)
+                run = indexer.run(cancel=cancel, pause=pause, progress=progress)
+        if not run.cancelled and not (cancel is not None and cancel.is_set()):
+            run.ocr_files = self.read_text(cancel=cancel, pause=pause, progress=progress).files
+        return run
+
+    # -- text in pictures (OCR) --------------------------------------------------------------
+
+    def ocr_enabled(self) -> bool:
+        from .ocrindex import SETTING, default_enabled
+
+        return bool(self.store.setting(SETTING, default_enabled()))
+
+    def set_ocr(self, enabled: bool) -> int:
+        """Turn reading text in pictures on or off. Off forgets the text read so far (the
+        pictures' own vectors stay); on reads it at the next indexing run. Returns how many
+        passages were forgotten."""
+        from .ocrindex import SETTING
+
+        self.store.set_setting(SETTING, bool(enabled))
+        dropped = 0 if enabled else self.store.drop_ocr()
+        if enabled:
+            self._wake.set()
+        return dropped
+
+    def ocr_worker(self) -> OcrWorker:
+        """The OCR process, on the device the towers use (started on first use)."""
+        with self._ocr_lock:
+            if self._ocr_worker is None:
+                device = "cuda" if "CUDA" in self.embedder.provider else "cpu"
+                self._ocr_worker = OcrWorker(device=device)
+            return self._ocr_worker
+
+    def read_text(
+        self,
+        *,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> Any:
+        """The OCR stage (engine.ocrindex): gives way as soon as new files wait for vectors."""
+        from . import ocr
+        from .ocrindex import READ_KINDS, OcrIndexer, OcrRunStats
+
+        if not self.ocr_enabled() or self.store.count_ocr_pending(READ_KINDS) == 0:
+            return OcrRunStats()
+        if self._ocr_unavailable is None:
+            self._ocr_unavailable = ocr.available() or ""
+            if self._ocr_unavailable:
+                log.warning("text in pictures is not read: %s", self._ocr_unavailable)
+        if self._ocr_unavailable:
+            return OcrRunStats()
         with self._index_lock:
-            indexer = Indexer(self.store, embedder, workers=self.workers)
-            return indexer.run(cancel=cancel, pause=pause, progress=progress)
+            stage = OcrIndexer(self.store, self.embedder, self.ocr_worker())
+            return stage.run(
+                cancel=cancel,
+                pause=pause,
+                progress=progress,
+                give_way=lambda: self.store.count_pending() > 0,
+            )
 
     def retry_errors(self) -> int:
         return self.store.retry_errors()
@@ -364,8 +437,10 @@ class Library:
                 if self._wake.is_set():
                     self._wake.clear()
                     run = self.embed_pending(cancel=stop, pause=pause, progress=progress)
-                    if on_indexed is not None and run.done:
+                    if on_indexed is not None and (run.done or run.ocr_files):
                         on_indexed(run)
+                    if self.store.count_pending():
+                        self._wake.set()  # the text stage gave way to new files
         finally:
             server.close()
             self.watcher.stop()
@@ -378,14 +453,24 @@ class Library:
 
     # -- searching ---------------------------------------------------------------------------
 
+    def searcher(self) -> Searcher:
+        """The one searcher of this library (it caches the calibration background)."""
+        embedder = self.embedder
+        searcher = self._searcher
+        if searcher is None or searcher.embedder is not embedder:
+            searcher = self._searcher = Searcher(self.store, embedder)
+        return searcher
+
     def search(self, query: Query) -> list[Result]:
-        return Searcher(self.store, self.embedder).search(query)
+        from .ocrindex import annotate
+
+        return annotate(self.store, self.searcher().search(query), query.text)
 
     def similar(self, path: str, query: Query | None = None) -> list[Result]:
         row = self.store.files_by_path([normalise(path)]).get(normalise(path))
         if row is None:
             raise ConfigError(f"{paths.display(path)} is not in the index")
-        return Searcher(self.store, self.embedder).similar(row.id, query or Query())
+        return self.searcher().similar(row.id, query or Query())
 
     def file_info(self, path: str) -> FileRow | None:
         """What the index knows of a file: size, dimensions, capture date, status, error."""
@@ -428,6 +513,7 @@ class Library:
             "errors": [
                 {"path": paths.display(r.path), "error": r.error} for r in self.store.errors(20)
             ],
+            "ocr": self._ocr_status(),
         }
         if load_model:
             try:
@@ -441,6 +527,15 @@ class Library:
                 info["provider_note"] = emb.provider_note
             except ModelError as exc:
                 info["model_error"] = exc.one_line()
+        return info
+
+    def _ocr_status(self) -> dict[str, Any]:
+        from . import ocr
+        from .ocrindex import READ_KINDS
+
+        info: dict[str, Any] = {"enabled": self.ocr_enabled(), **self.store.ocr_counts()}
+        info["pending"] = self.store.count_ocr_pending(READ_KINDS) if info["enabled"] else 0
+        info["unavailable"] = ocr.available()
         return info
 
 

@@ -105,5 +105,50 @@ def _v3(conn: Any) -> None:
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('vec_generation', '0')")
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3]
+def _v4(conn: Any) -> None:
+    """Ranking scores photos and text passages apart (their cosines are not comparable), so a
+    vector's ``kind`` says both: the file's kind and the item's type, as ``image/image``,
+    ``document/image`` (a page render) or ``document/text``. Also a table for the probe vectors
+    that calibrate each type's scores, kept per model."""
+    rows = conn.execute(
+        "SELECT v.item_id, v.kind, i.type FROM vec_items v JOIN items i ON i.id = v.item_id"
+    ).fetchall()
+    conn.executemany(
+        "UPDATE vec_items SET kind=? WHERE item_id=?",
+        [(f"{kind}/{item_type}", item_id) for item_id, kind, item_type in rows],
+    )
+    conn.execute(
+        """
+        CREATE TABLE probes(
+            model TEXT NOT NULL,
+            type TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY(model, type, position)
+        );
+        """
+    )
+
+
+def _v5(conn: Any) -> None:
+    """Text read from pictures (OCR): passages are items with ``source = 'ocr'`` and the boxes
+    of their lines; ``ocr_files`` records which content was read, so reading resumes where it
+    stopped and a changed file is read again."""
+    conn.execute(
+        """
+        ALTER TABLE items ADD COLUMN source TEXT;
+        ALTER TABLE items ADD COLUMN boxes TEXT;
+        CREATE TABLE ocr_files(
+            file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+            hash TEXT NOT NULL,
+            lines INTEGER NOT NULL,
+            pages INTEGER NOT NULL,
+            error TEXT,
+            read_at REAL NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5]
 LATEST = len(MIGRATIONS)

@@ -269,13 +269,18 @@ def pad_square(img: Image.Image, fill: tuple[int, int, int] = (255, 255, 255)) -
 def thumbnail(source: Source, max_side: int) -> Image.Image:
     """An RGB picture that fits in ``max_side`` × ``max_side`` (keeping the aspect ratio, never
     enlarged), EXIF-rotated and decoded at reduced size where the format allows it."""
+    return decode_within(source, max_side)[0]
+
+
+def decode_within(source: Source, max_side: int) -> tuple[Image.Image, ImageInfo]:
+    """:func:`thumbnail` with the facts of :func:`decode_image` (the original's oriented size)."""
     if max_side < 1:
         raise ValueError(f"max_side must be at least 1, not {max_side}")
 
     def needed_short_side(short: int, long: int) -> int:
         return max(1, math.ceil(short * max_side / long))
 
-    return _decode(source, needed_short_side, fit=max_side)[0]
+    return _decode(source, needed_short_side, fit=max_side)
 
 
 def prepare(source: Source, spec: VisionSpec) -> tuple[npt.NDArray[np.float32], ImageInfo]:

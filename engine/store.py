@@ -73,6 +73,8 @@ class ItemVector:
     type: str
     vector: npt.NDArray[np.float32]
     text: str | None = None
+    source: str | None = None  # "ocr": text read from the picture (engine.ocrindex)
+    boxes: str | None = None  # for OCR passages: JSON of the picture's size and the lines
 
 
 @dataclass
@@ -138,6 +140,15 @@ def _blob(vector: npt.NDArray[np.float32]) -> bytes:
     if arr.shape != (VECTOR_DIMS,):
         raise ValueError(f"expected a {VECTOR_DIMS}-d vector, got shape {arr.shape}")
     return arr.tobytes()
+
+
+FILE_KINDS = ("image", "document")
+ITEM_TYPES = ("image", "text")
+
+
+def vector_kind(file_kind: str, item_type: str) -> str:
+    """What ``vec_items.kind`` holds: the file's kind and the item's type (``document/text``)."""
+    return f"{file_kind}/{item_type}"
 
 
 def _placeholders(n: int) -> str:
@@ -289,6 +300,10 @@ class Store:
             self._vloading = True
             threading.Thread(target=self._load_vindex, name="lanterna-vindex", daemon=True).start()
         return None
+
+    def vector_generation(self) -> int:
+        """A number that changes with every write that changes vectors (any process)."""
+        return self._generation(self.reader())
 
     def count_vectors(self) -> int:
         return int(self._read("SELECT count(*) FROM vec_items")[0][0])
@@ -581,24 +596,28 @@ class Store:
         conn.execute("DELETE FROM items WHERE file_id=?", (file.id,))
         taken = int(file.taken or file.mtime_ns // 1_000_000_000)
         new_ids = []
+        kinds = []
         for item in items:
             conn.execute(
-                "INSERT INTO items(file_id, page, type, text) VALUES(?, ?, ?, ?)",
-                (file.id, item.page, item.type, item.text),
+                "INSERT INTO items(file_id, page, type, text, source, boxes) "
+                "VALUES(?, ?, ?, ?, ?, ?)",
+                (file.id, item.page, item.type, item.text, item.source, item.boxes),
             )
             item_id = conn.last_insert_rowid()
+            kind = vector_kind(file.kind, item.type)
             conn.execute(
                 "INSERT INTO vec_items(item_id, embedding, kind, folder_id, taken) "
                 "VALUES(?, ?, ?, ?, ?)",
-                (item_id, _blob(item.vector), file.kind, file.folder_id, taken),
+                (item_id, _blob(item.vector), kind, file.folder_id, taken),
             )
             new_ids.append(item_id)
+            kinds.append(kind)
         if new_ids:
             self._op(
                 "add",
                 new_ids,
                 np.stack([i.vector for i in items]),
-                file.kind,
+                kinds,
                 file.folder_id,
                 taken,
             )
@@ -618,10 +637,15 @@ class Store:
             taken = float(taken) if taken is not None else None
             items = [
                 ItemVector(
-                    page=r[0], type=r[1], text=r[2], vector=np.frombuffer(r[3], dtype=np.float32)
+                    page=r[0],
+                    type=r[1],
+                    text=r[2],
+                    vector=np.frombuffer(r[3], dtype=np.float32),
+                    source=r[4],
+                    boxes=r[5],
                 )
                 for r in conn.execute(
-                    "SELECT i.page, i.type, i.text, v.embedding FROM items i "
+                    "SELECT i.page, i.type, i.text, v.embedding, i.source, i.boxes FROM items i "
                     "JOIN vec_items v ON v.item_id = i.id WHERE i.file_id=? ORDER BY i.id",
                     (source_id,),
                 )
@@ -632,6 +656,14 @@ class Store:
                 "UPDATE files SET status=?, error=NULL, hash=?, size=?, mtime_ns=?, taken=?, "
                 "width=?, height=?, indexed_at=? WHERE id=?",
                 (INDEXED, digest, size, mtime_ns, taken, width, height, time.time(), target.id),
+            )
+            # the copied items include the source's text read by OCR: so does its record
+            conn.execute("DELETE FROM ocr_files WHERE file_id=?", (target.id,))
+            conn.execute(
+                "INSERT INTO ocr_files(file_id, hash, lines, pages, error, read_at) "
+                "SELECT ?, hash, lines, pages, error, read_at FROM ocr_files "
+                "WHERE file_id=? AND hash=?",
+                (target.id, source_id, digest),
             )
             return True
 
@@ -671,6 +703,7 @@ class Store:
         with self.write() as conn:
             conn.execute("DELETE FROM vec_items")
             conn.execute("DELETE FROM items")
+            conn.execute("DELETE FROM ocr_files")
             self._op("clear")
             conn.execute("UPDATE files SET status=?, error=NULL, hash=NULL, attempts=0", (PENDING,))
 
@@ -682,12 +715,37 @@ class Store:
         k: int,
         *,
         kind: str | None = None,
+        item_type: str | None = None,
         folder_ids: Sequence[int] | None = None,
         taken_from: float | None = None,
         taken_to: float | None = None,
     ) -> list[tuple[int, float]]:
-        """The nearest items as (item_id, cosine distance): from the in-memory index when it
-        is current (large libraries), else from sqlite-vec."""
+        """The nearest items as (item_id, cosine distance), nearest first: of files of ``kind``
+        ("image", "document") and items of ``item_type`` ("image", "text") when given."""
+        if kind is None and item_type is None:
+            return self._knn(query, k, None, folder_ids, taken_from, taken_to)
+        kinds = [
+            vector_kind(f, t)
+            for f in ((kind,) if kind else FILE_KINDS)
+            for t in ((item_type,) if item_type else ITEM_TYPES)
+        ]
+        merged: list[tuple[int, float]] = []
+        for value in kinds:
+            merged.extend(self._knn(query, k, value, folder_ids, taken_from, taken_to))
+        merged.sort(key=lambda hit: hit[1])
+        return merged[: min(k, MAX_KNN)]
+
+    def _knn(
+        self,
+        query: npt.NDArray[np.float32],
+        k: int,
+        kind: str | None,
+        folder_ids: Sequence[int] | None,
+        taken_from: float | None,
+        taken_to: float | None,
+    ) -> list[tuple[int, float]]:
+        """One KNN: from the in-memory index when it is current (large libraries), else from
+        sqlite-vec."""
         index = self._fast_index()
         if index is not None:
             return index.search(
@@ -817,6 +875,98 @@ class Store:
             for r in rows
         ]
 
+    def vectors(self, item_ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
+        """The stored vectors of these items (those still there); from the in-memory index
+        when it is current (sqlite-vec answers ``IN (…)`` by a scan)."""
+        index = self._fast_index()
+        if index is not None:
+            return index.vectors(list(item_ids))
+        out: dict[int, npt.NDArray[np.float32]] = {}
+        ids = list(item_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for item_id, blob in self._read(
+                "SELECT item_id, embedding FROM vec_items "
+                f"WHERE item_id IN ({_placeholders(len(chunk))})",
+                chunk,
+            ):
+                out[int(item_id)] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def file_items(self, file_ids: Sequence[int]) -> list[tuple[int, int, int, str, str | None]]:
+        """(item_id, file_id, page, type, text) of every item of these files."""
+        ids = list(file_ids)
+        rows: list[tuple[int, int, int, str, str | None]] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows.extend(
+                (int(r[0]), int(r[1]), int(r[2]), str(r[3]), r[4])
+                for r in self._read(
+                    "SELECT id, file_id, page, type, text FROM items "
+                    f"WHERE file_id IN ({_placeholders(len(chunk))})",
+                    chunk,
+                )
+            )
+        return rows
+
+    def sample_vectors(self, item_type: str, limit: int) -> npt.NDArray[np.float32]:
+        """Up to ``limit`` stored vectors of items of ``item_type``, spread over the library.
+
+        The order is a fixed scramble of the ids (Knuth's multiplicative hash), not random():
+        the same index always gives the same sample, so rankings are repeatable."""
+        top = self._read("SELECT max(id) FROM items")[0][0]
+        ids: list[int] = []
+        if top and top > 16 * limit:
+            # a large index: look up ids spread over its whole range (no scan, no sort)
+            step = top / (8 * limit)
+            spread = [
+                1 + int(i * step) + (i * 2654435761) % max(int(step), 1) for i in range(8 * limit)
+            ]
+            for start in range(0, len(spread), 500):
+                chunk = spread[start : start + 500]
+                ids.extend(
+                    int(r[0])
+                    for r in self._read(
+                        "SELECT id FROM items WHERE type=? "
+                        f"AND id IN ({_placeholders(len(chunk))})",
+                        [item_type, *chunk],
+                    )
+                )
+            ids = ids[:: max(1, len(ids) // limit)][:limit]
+        if len(ids) < limit // 4:
+            ids = [
+                int(r[0])
+                for r in self._read(
+                    "SELECT id FROM items WHERE type=? "
+                    "ORDER BY (id * 2654435761) % 4294967296 LIMIT ?",
+                    (item_type, limit),
+                )
+            ]
+        found = list(self.vectors(ids).values())
+        if not found:
+            return np.zeros((0, VECTOR_DIMS), dtype=np.float32)
+        return np.stack(found).astype(np.float32, copy=False)
+
+    def probes(self, model: str) -> dict[str, npt.NDArray[np.float32]]:
+        """The calibration probes stored for ``model``, per item type."""
+        by_type: dict[str, list[npt.NDArray[np.float32]]] = {}
+        for item_type, blob in self._read(
+            "SELECT type, vector FROM probes WHERE model=? ORDER BY type, position", (model,)
+        ):
+            by_type.setdefault(item_type, []).append(np.frombuffer(blob, dtype=np.float32))
+        return {t: np.stack(v).astype(np.float32, copy=False) for t, v in by_type.items()}
+
+    def set_probes(self, model: str, by_type: dict[str, npt.NDArray[np.float32]]) -> None:
+        """Store the calibration probes of ``model`` (the writer only); other models' go."""
+        with self.write() as conn:
+            conn.execute("DELETE FROM probes WHERE model<>?", (model,))
+            for item_type, vectors in by_type.items():
+                conn.execute("DELETE FROM probes WHERE model=? AND type=?", (model, item_type))
+                conn.executemany(
+                    "INSERT INTO probes(model, type, position, vector) VALUES(?, ?, ?, ?)",
+                    [(model, item_type, i, _blob(v)) for i, v in enumerate(vectors)],
+                )
+
     def item_vectors(self, file_id: int) -> list[npt.NDArray[np.float32]]:
         rows = self._read(
             "SELECT v.embedding FROM items i JOIN vec_items v ON v.item_id = i.id "
@@ -849,3 +999,145 @@ class Store:
 
     def size_bytes(self) -> int:
         return db.file_size(self.path)
+
+    # -- text read from pictures (OCR) -------------------------------------------------------
+
+    def ocr_pending(self, limit: int, kinds: Sequence[str], after_id: int = 0) -> list[FileRow]:
+        """Indexed files of ``kinds`` whose current content has not been read by OCR."""
+        if not kinds:
+            return []
+        rows = self._read(
+            f"SELECT {', '.join('f.' + c.strip() for c in _FILE_COLS.split(','))} FROM files f "
+            "LEFT JOIN ocr_files o ON o.file_id = f.id "
+            f"WHERE f.status=? AND f.kind IN ({_placeholders(len(kinds))}) AND f.id>? "
+            "AND (o.hash IS NULL OR o.hash <> f.hash) ORDER BY f.id LIMIT ?",
+            (INDEXED, *kinds, after_id, limit),
+        )
+        return [_file_row(r) for r in rows]
+
+    def count_ocr_pending(self, kinds: Sequence[str]) -> int:
+        if not kinds:
+            return 0
+        rows = self._read(
+            "SELECT count(*) FROM files f LEFT JOIN ocr_files o ON o.file_id = f.id "
+            f"WHERE f.status=? AND f.kind IN ({_placeholders(len(kinds))}) "
+            "AND (o.hash IS NULL OR o.hash <> f.hash)",
+            (INDEXED, *kinds),
+        )
+        return int(rows[0][0])
+
+    def pages_without_text(self, file_id: int, min_chars: int) -> list[int]:
+        """Pages of a document that have a picture but (almost) no text of their own: scans."""
+        rows = self._read(
+            "SELECT i.page FROM items i WHERE i.file_id=? AND i.type='image' AND coalesce(("
+            "SELECT sum(length(t.text)) FROM items t WHERE t.file_id=i.file_id "
+            "AND t.page=i.page AND t.type='text' AND t.source IS NULL), 0) < ? ORDER BY i.page",
+            (file_id, min_chars),
+        )
+        return [int(r[0]) for r in rows]
+
+    def store_ocr(
+        self,
+        file: FileRow,
+        items: Sequence[ItemVector],
+        *,
+        lines: int,
+        pages: int,
+        error: str | None = None,
+    ) -> bool:
+        """Replace a file's OCR passages and record that its content was read. Writes nothing
+        (returns False) if the file is gone or its content changed since it was read."""
+        with self.write() as conn:
+            current = conn.execute(
+                "SELECT folder_id, taken, mtime_ns FROM files WHERE id=? AND status=? AND hash=?",
+                (file.id, INDEXED, file.hash),
+            ).fetchall()
+            if not current or file.hash is None:
+                return False
+            folder_id, taken_at, mtime_ns = current[0]
+            old = [
+                int(r[0] or 0)
+                for r in conn.execute(
+                    "SELECT id FROM items WHERE file_id=? AND source='ocr'", (file.id,)
+                )
+            ]
+            self._delete_vectors(conn, old)
+            conn.execute("DELETE FROM items WHERE file_id=? AND source='ocr'", (file.id,))
+            taken = int(taken_at or int(mtime_ns or 0) // 1_000_000_000)
+            new_ids = []
+            for item in items:
+                conn.execute(
+                    "INSERT INTO items(file_id, page, type, text, source, boxes) "
+                    "VALUES(?, ?, ?, ?, 'ocr', ?)",
+                    (file.id, item.page, item.type, item.text, item.boxes),
+                )
+                item_id = conn.last_insert_rowid()
+                conn.execute(
+                    "INSERT INTO vec_items(item_id, embedding, kind, folder_id, taken) "
+                    "VALUES(?, ?, ?, ?, ?)",
+                    (
+                        item_id,
+                        _blob(item.vector),
+                        vector_kind(file.kind, item.type),
+                        folder_id,
+                        taken,
+                    ),
+                )
+                new_ids.append(item_id)
+            if new_ids:
+                kinds = [vector_kind(file.kind, i.type) for i in items]
+                self._op(
+                    "add", new_ids, np.stack([i.vector for i in items]), kinds, folder_id, taken
+                )
+            conn.execute(
+                "INSERT INTO ocr_files(file_id, hash, lines, pages, error, read_at) "
+                "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(file_id) DO UPDATE SET hash=excluded.hash, "
+                "lines=excluded.lines, pages=excluded.pages, error=excluded.error, "
+                "read_at=excluded.read_at",
+                (file.id, file.hash, lines, pages, error, time.time()),
+            )
+            return True
+
+    def drop_ocr(self) -> int:
+        """Forget all text read from pictures (OCR turned off); the pictures' own vectors stay.
+        Returns how many passages went."""
+        with self.write() as conn:
+            ids = [int(r[0] or 0) for r in conn.execute("SELECT id FROM items WHERE source='ocr'")]
+            self._delete_vectors(conn, ids)
+            conn.execute("DELETE FROM items WHERE source='ocr'")
+            conn.execute("DELETE FROM ocr_files")
+            return len(ids)
+
+    def ocr_counts(self) -> dict[str, int]:
+        """Images with text, document pages read, and files whose reading failed."""
+        images = self._read(
+            "SELECT count(*) FROM ocr_files o JOIN files f ON f.id = o.file_id "
+            "WHERE f.kind='image' AND o.lines > 0 AND o.hash = f.hash"
+        )[0][0]
+        pages = self._read(
+            "SELECT count(DISTINCT i.file_id || ':' || i.page) FROM items i "
+            "JOIN files f ON f.id = i.file_id WHERE i.source='ocr' AND f.kind <> 'image'"
+        )[0][0]
+        read = self._read(
+            "SELECT count(*) FROM ocr_files o JOIN files f ON f.id = o.file_id "
+            "WHERE o.hash = f.hash"
+        )[0][0]
+        failed = self._read("SELECT count(*) FROM ocr_files WHERE error IS NOT NULL")[0][0]
+        return {
+            "images_with_text": int(images),
+            "document_pages_with_text": int(pages),
+            "files_read": int(read),
+            "errors": int(failed),
+        }
+
+    def ocr_items(self, file_id: int, page: int | None = None) -> list[tuple[int, int, str, str]]:
+        """(item id, page, text, boxes JSON) of a file's OCR passages, in order."""
+        sql = "SELECT id, page, text, boxes FROM items WHERE file_id=? AND source='ocr'"
+        params: list[Any] = [file_id]
+        if page is not None:
+            sql += " AND page=?"
+            params.append(page)
+        return [
+            (int(r[0]), int(r[1]), str(r[2] or ""), str(r[3] or "{}"))
+            for r in self._read(sql + " ORDER BY id", params)
+        ]

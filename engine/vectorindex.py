@@ -372,6 +372,19 @@ class VectorIndex:
             n = self._n
             return np.sort(self._ids[:n][self._alive[:n]])
 
+    def vectors(self, ids: Iterable[int] | Ints) -> dict[int, Floats]:
+        """The stored vectors of these ids (those present), as float32 at the index's
+        precision."""
+        wanted = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
+        if len(wanted) == 0:
+            return {}
+        with self._lock:
+            rows = self._rows_of(wanted)
+            found = rows >= 0
+            found[found] = self._alive[rows[found]]
+            block = self._gather_float(rows[found])
+        return {int(i): block[j] for j, i in enumerate(wanted[found])}
+
     def _rows_of(self, ids: Ints) -> Ints:
         """Row of each id, or -1 (dead rows are found too: an id is never in two rows)."""
         n = self._n

@@ -9,13 +9,26 @@ search and near-duplicate detection can all be tested end to end with meaningful
 How it works, in short. Each colour has a concept vector in the first 256 dimensions (the ones the
 engine keeps after Matryoshka truncation); the concept vectors are exactly orthogonal.
 
-* Text tower: the masked mean of per-token rows of an embedding table. A colour word's row is its
-  colour's concept vector; every other word's row is small and lies mostly beyond dimension 256, so
-  the query prefix and ordinary words barely move the ranking.
+By default the toy has the geometry of a real CLIP model (``geometry="clip"``):
+
+* A modality gap. Each tower adds its own fixed offset before normalising, so every text vector
+  sits in one region and every image vector in another: a matching text-image pair scores a cosine
+  of about 0.3, two unrelated sentences about 0.6, two unrelated pictures about 0.6.
+* Ordinary words and the query prefix move a text vector: their rows lie in the kept dimensions.
+* Text and images meet through a bridge that the query prefix opens. A colour word's row is a
+  text-side direction; the text tower adds the matching image-side concept, weakly for plain text
+  and strongly when the pooled text carries the prefix's direction. So a query embedded without
+  its prefix barely finds photos, and a passage embedded with the prefix looks like a query.
+
+``geometry="clean"`` is the ideal toy some unit tests ask for by name: no gap, colour words are
+the image concepts themselves, other words sit mostly beyond dimension 256.
+
+* Text tower: the masked mean of per-token rows of an embedding table (then, for "clip", the gap
+  offset and the bridge).
 * Vision tower: the image's mean colour is softly assigned to the prototypes in `COLOURS`, giving a
   mix of the same concept vectors; a 4x4 grid of mean colours, projected onto directions orthogonal
   to every concept, tells apart two pictures of the same colour; a fixed vector beyond dimension
-  256 makes truncation matter.
+  256 makes truncation matter; for "clip", the image offset.
 
 Everything is drawn from a numpy generator seeded by ``(model_id, seed)``: the same arguments give
 byte-identical files, and a different seed or id gives a different model.
@@ -27,6 +40,7 @@ import argparse
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +214,18 @@ _FILLER_TEXT = """
 """
 FILLER_WORDS: tuple[str, ...] = tuple(_FILLER_TEXT.split())
 
+# Function words and punctuation carry almost nothing in a real model's pooled text; in the
+# "clip" toy their rows are tiny, so two texts are not alike just because both hold "the" or ":"
+# (the query prefix holds them too).
+_FUNCTION_TEXT = """
+    a an the of in on at with and or to for from by is are my our this that it its
+    un une le la les de des du et en sur avec dans ein eine einer der die das den dem und mit im
+    auf von una el los las y con il lo gli di e o os um uma и в на с και و और 的 い の は が を に
+    と で な た し す : , . ; ! ? ' " ( ) - /
+"""
+FUNCTION_WORDS: frozenset[str] = frozenset(_FUNCTION_TEXT.split())
+CLIP_FUNCTION_NORM = 0.03
+
 MATRYOSHKA_DIMS = (32, 64, 128, 256, 512, 768, 1024)
 KEPT_DIMS = 256  # what the engine keeps; the concept space lives here
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -222,6 +248,17 @@ TEMPERATURE = 0.02
 GRID_GAIN = 1.0  # shaded pictures (±40 grey levels) keep cosine ~0.85 with their colour word
 IMAGE_REST_NORM = 0.8
 NORM_EPS = 1e-12
+
+# "clip" geometry (see the module docstring); the figures in docs/ranking.md come from these.
+GEOMETRIES = ("clip", "clean")
+CLIP_FILLER_KEPT_NORM = 0.25  # ordinary words move a text vector ...
+CLIP_FILLER_REST_NORM = 0.2  # ... mostly inside the kept dims
+CLIP_PREFIX_PULL = 0.15  # each piece of the query prefix also points along the prefix direction
+TEXT_GAP = 1.5  # the text tower's offset, relative to a unit pooled text
+IMAGE_GAP = 1.4  # the vision tower's offset, relative to a unit colour concept
+BRIDGE_BASE = 0.5  # how much of the image-side concept plain text carries ...
+BRIDGE_PREFIX_GAIN = 2.1  # ... and how much more per unit of prefix direction in the pooled text
+CLIP_WORD_LAYOUT = 0.25  # how much of a picture's layout directions an ordinary word carries
 
 TEXT_FILE, VISION_FILE, TOKENIZER_FILE, MANIFEST_FILE = (
     "text.onnx",
@@ -339,9 +376,17 @@ def _text_table(
     carriers: dict[str, int],
     concepts: np.ndarray,
     dim: int,
+    *,
+    clip: bool = False,
+    prefix_pieces: frozenset[str] = frozenset(),
+    prefix_direction: np.ndarray | None = None,
+    layout: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per-token rows: colour words near their concept, other words small and mostly outside."""
+    """Per-token rows: colour words near their concept, other words small and mostly outside
+    (``clip``: other words inside the kept dims, the prefix's pieces along its direction)."""
     rest = dim - KEPT_DIMS
+    filler_kept = CLIP_FILLER_KEPT_NORM if clip else FILLER_KEPT_NORM
+    filler_rest = CLIP_FILLER_REST_NORM if clip else FILLER_REST_NORM
     table = np.zeros((len(vocab), dim))
     for token, row in vocab.items():
         if token in SPECIAL_TOKENS:
@@ -350,8 +395,16 @@ def _text_table(
             kept = concepts[carriers[token]] + _random_vectors(rng, 1, KEPT_DIMS, COLOUR_WORD_NOISE)
             rest_norm = COLOUR_WORD_NOISE
         else:
-            kept = _random_vectors(rng, 1, KEPT_DIMS, FILLER_KEPT_NORM)
-            rest_norm = FILLER_REST_NORM
+            small = clip and token in FUNCTION_WORDS
+            kept = _random_vectors(rng, 1, KEPT_DIMS, CLIP_FUNCTION_NORM if small else filler_kept)
+            rest_norm = filler_rest
+            if token in prefix_pieces and prefix_direction is not None and not small:
+                kept = kept + CLIP_PREFIX_PULL * prefix_direction
+            if layout is not None and not small:
+                # words share some directions with what pictures look like, so an unrelated
+                # text-picture pair scatters around zero as in a real model
+                mix = rng.standard_normal(layout.shape[0])
+                kept = kept + CLIP_WORD_LAYOUT * (mix / np.linalg.norm(mix)) @ layout
         table[row, :KEPT_DIMS] = kept[0]
         if rest:
             table[row, KEPT_DIMS:] = _random_vectors(rng, 1, rest, rest_norm)[0]
@@ -412,10 +465,51 @@ def _outputs(prefix: str, dim: int) -> list[onnx.ValueInfoProto]:
     ]
 
 
+@dataclass(frozen=True)
+class _Clip:
+    """The parts of the text tower that give it a real CLIP model's geometry."""
+
+    gap: np.ndarray  # (dim,) the text tower's offset
+    prefix: np.ndarray  # (dim, 1) the prefix direction
+    text_concepts: np.ndarray  # (dim, colours) text-side colour directions, as columns
+    image_concepts: np.ndarray  # (colours, dim) the image-side concepts they map to
+
+
+def _clip_text_nodes(source: str, target: str) -> list[onnx.NodeProto]:
+    """``target`` = unit(source) + gap + (base + gain * prefix share) * bridge(unit(source))."""
+    return [
+        *_l2norm_nodes(source, "pooled_unit"),
+        helper.make_node("MatMul", ["pooled_unit", "prefix_direction"], ["prefix_share"]),
+        helper.make_node("Mul", ["prefix_share", "bridge_gain"], ["prefix_boost"]),
+        helper.make_node("Add", ["prefix_boost", "bridge_base"], ["bridge_weight"]),
+        helper.make_node("MatMul", ["pooled_unit", "text_concepts"], ["colour_share"]),
+        helper.make_node("MatMul", ["colour_share", "image_concepts"], ["bridge"]),
+        helper.make_node("Mul", ["bridge", "bridge_weight"], ["weighted_bridge"]),
+        helper.make_node("Add", ["pooled_unit", "text_gap"], ["gapped"]),
+        helper.make_node("Add", ["gapped", "weighted_bridge"], [target]),
+    ]
+
+
+def _clip_text_initializers(clip: _Clip) -> list[onnx.TensorProto]:
+    return [
+        _init("prefix_direction", clip.prefix, np.float32),
+        _init("bridge_gain", BRIDGE_PREFIX_GAIN, np.float32),
+        _init("bridge_base", BRIDGE_BASE, np.float32),
+        _init("text_concepts", clip.text_concepts, np.float32),
+        _init("image_concepts", clip.image_concepts, np.float32),
+        _init("text_gap", clip.gap, np.float32),
+    ]
+
+
 def _text_graph(
-    table: np.ndarray, bias: np.ndarray, attention_mask: bool, pad_id: int
+    table: np.ndarray,
+    bias: np.ndarray,
+    attention_mask: bool,
+    pad_id: int,
+    clip: _Clip | None = None,
 ) -> onnx.ModelProto:
-    """Masked mean of token rows, plus a tiny bias, then L2-normalised.
+    """Masked mean of token rows, plus a tiny bias, then L2-normalised (``clip``: with the gap and
+    the prefix-opened bridge to the image concepts before the last normalisation).
 
     Without an `attention_mask` input the mask is derived from `pad_id`, like the real tower; either
     way padding never reaches the mean, so a text's vector does not depend on its batch.
@@ -444,7 +538,8 @@ def _text_graph(
         helper.make_node("ReduceSum", ["mask", "axis_1"], ["count"], keepdims=1),
         helper.make_node("Max", ["count", "one"], ["safe_count"]),
         helper.make_node("Div", ["summed", "safe_count"], ["mean"]),
-        helper.make_node("Add", ["mean", "text_bias"], ["text_embeddings"]),
+        helper.make_node("Add", ["mean", "text_bias"], ["pooled" if clip else "text_embeddings"]),
+        *(_clip_text_nodes("pooled", "text_embeddings") if clip else []),
         *_l2norm_nodes("text_embeddings", "l2norm_text_embeddings"),
     ]
     initializers = [
@@ -455,6 +550,7 @@ def _text_graph(
         _init("axis_2", [2], np.int64),
         _init("one", 1.0, np.float32),
         _init("norm_eps", NORM_EPS, np.float32),
+        *(_clip_text_initializers(clip) if clip else []),
     ]
     graph = helper.make_graph(nodes, "toy_text", inputs, _outputs("text", dim), initializers)
     return _model(graph, "Toy text tower: masked mean of token vectors.")
@@ -584,27 +680,58 @@ def build_toy_model(
     revision: str = "toy-1",
     seed: int = 0,
     query_prefix: str = DEFAULT_QUERY_PREFIX,
+    geometry: str = "clip",
 ) -> Path:
     """Write a toy model folder (manifest, two towers, tokenizer) to `out_dir` and return its path.
 
     `attention_mask=True` makes the text tower declare an `attention_mask` input, the other shape
-    the contract allows. The same arguments always give byte-identical files.
+    the contract allows. `geometry` is "clip" (a real CLIP model's modality gap, moving prefix and
+    words; the default) or "clean" (the ideal toy). The same arguments always give byte-identical
+    files.
     """
     _check_arguments(dim, image_size, max_tokens)
+    if geometry not in GEOMETRIES:
+        raise ValueError(f"geometry must be one of {', '.join(GEOMETRIES)}")
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     rng = _rng(model_id, seed)
 
-    directions = _kept_directions(rng, len(COLOURS) + GRID_FEATURES)
+    clip_like = geometry == "clip"
+    extra = len(COLOURS) + 3 if clip_like else 0  # text concepts, two gaps, prefix direction
+    directions = _kept_directions(rng, len(COLOURS) + GRID_FEATURES + extra)
     concepts = _padded(directions[: len(COLOURS)], dim)
-    layout = GRID_GAIN * _padded(directions[len(COLOURS) :], dim)
+    layout = GRID_GAIN * _padded(directions[len(COLOURS) : len(COLOURS) + GRID_FEATURES], dim)
     image_rest = _rest_vector(rng, dim, IMAGE_REST_NORM)
     vocab, carriers = _vocabulary(query_prefix)
-    table = _text_table(rng, vocab, carriers, concepts[:, :KEPT_DIMS], dim)
+    clip: _Clip | None = None
+    if clip_like:
+        more = directions[len(COLOURS) + GRID_FEATURES :]
+        text_concepts = more[: len(COLOURS)]
+        text_gap, image_gap, prefix_direction = more[len(COLOURS) :]
+        image_rest += IMAGE_GAP * _padded(image_gap[None], dim)[0]
+        table = _text_table(
+            rng,
+            vocab,
+            carriers,
+            text_concepts,
+            dim,
+            clip=True,
+            prefix_pieces=frozenset(_pieces(query_prefix)),
+            prefix_direction=prefix_direction[None],
+            layout=directions[len(COLOURS) : len(COLOURS) + GRID_FEATURES],
+        )
+        clip = _Clip(
+            gap=TEXT_GAP * _padded(text_gap[None], dim)[0],
+            prefix=_padded(prefix_direction[None], dim).T,
+            text_concepts=_padded(text_concepts, dim).T,
+            image_concepts=concepts,
+        )
+    else:
+        table = _text_table(rng, vocab, carriers, concepts[:, :KEPT_DIMS], dim)
     text_bias = _padded(_random_vectors(rng, 1, KEPT_DIMS, TEXT_BIAS_NORM), dim)[0]
     text_bias += _rest_vector(rng, dim, TEXT_BIAS_NORM)
 
-    onnx.save(_text_graph(table, text_bias, attention_mask, PAD_ID), folder / TEXT_FILE)
+    onnx.save(_text_graph(table, text_bias, attention_mask, PAD_ID, clip), folder / TEXT_FILE)
     onnx.save(_vision_graph(image_size, concepts, layout, image_rest), folder / VISION_FILE)
     (folder / TOKENIZER_FILE).write_text(_tokenizer(vocab).to_str(pretty=True), encoding="utf-8")
     manifest = _manifest(
@@ -636,6 +763,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--id", default="lanterna/toy-clip", help="model id for the manifest")
     parser.add_argument("--revision", default="toy-1", help="revision for the manifest")
     parser.add_argument("--seed", type=int, default=0, help="seed for the model's vectors")
+    parser.add_argument(
+        "--geometry",
+        choices=GEOMETRIES,
+        default="clip",
+        help="clip: a real CLIP model's modality gap (default); clean: the ideal toy",
+    )
     args = parser.parse_args(argv)
     folder = build_toy_model(
         args.out_dir,
@@ -643,6 +776,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model_id=args.id,
         revision=args.revision,
         seed=args.seed,
+        geometry=args.geometry,
     )
     print(folder)
     return 0

@@ -460,6 +460,12 @@ def main(argv: list[str] | None = None) -> int:
     wait_until(results_ready, settle=0.8)
     shoot(window, args.out / "07-documents.png")
 
+    # 8. A query that matches nothing: the cut-off's empty state.
+    window.search.setText("Zanzibar")
+    window.run_search()
+    wait_until(lambda: not window._searching, settle=0.8)
+    shoot(window, args.out / "08-no-good-matches.png")
+
     window.close()
     qapp.processEvents()
     return 0

@@ -18,6 +18,9 @@ def _isolate_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    # Reading text in pictures costs a worker process per library: only the tests about it
+    # (tests/engine/test_ocr_index.py and the app's OCR tests) turn it on.
+    monkeypatch.setenv("LANTERNA_OCR", "off")
 
 
 @pytest.fixture(scope="session")

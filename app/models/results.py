@@ -73,6 +73,20 @@ class Entry:
     size: int | None = None
     width: int | None = None
     height: int | None = None
+    match: float | None = None  # calibrated, in [0, 1]; 0.5 is the cut-off
+    weak: bool = False  # below the cut-off: shown only when asked for
+    source: str | None = None  # "ocr": the text matched was read from the picture
+    line: str | None = None  # that text's line that matched
+    boxes: tuple[tuple[float, float, float, float], ...] = ()  # where, 0..1 of the picture
+
+    @property
+    def strength(self) -> str:
+        """The match in a word people read (not a raw cosine)."""
+        if self.match is None:
+            return ""
+        if self.match >= 0.85:
+            return "strong match"
+        return "good match" if self.match >= 0.5 else "weak match"
 
     @property
     def name(self) -> str:
@@ -103,19 +117,28 @@ class Entry:
         return self.page if self.is_document else None
 
     def why(self) -> str:
-        """Why this file is in the list, in words."""
+        """Why this file is in the list, and how well it matched, in words."""
         if self.score is None:
             return "Recently added"
         if self.type == "name":
-            return "Matched the file name"
-        if self.type == "text":
-            return f"Matched text on page {self.page}" if self.is_document else "Matched its text"
-        if self.is_document:
-            return f"Matched the image of page {self.page}"
-        return "Matched the image"
+            reason = "Matched the file name"
+        elif self.source == "ocr":
+            if self.is_document:
+                reason = f"Matched text in the scan of page {self.page}"
+            else:
+                reason = "Matched text in the image"
+        elif self.type == "text":
+            reason = f"Matched text on page {self.page}" if self.is_document else "Matched its text"
+        elif self.is_document:
+            reason = f"Matched the image of page {self.page}"
+        else:
+            reason = "Matched the image"
+        return f"{reason} · {self.strength}" if self.strength else reason
 
     def why_in_full(self) -> str:
         """:meth:`why`, with the matching passage when there is one (tooltips, screen readers)."""
+        if self.score is not None and self.source == "ocr" and self.line:
+            return f"{self.why()}: “{self.line}”"
         if self.score is not None and self.type == "text" and self.snippet:
             return f"{self.why()}: “{snippet_text(self.snippet)}”"
         return self.why()
@@ -200,8 +223,8 @@ class ResultsModel(QAbstractListModel):
             return self._thumbs.get(e.path, THUMB_SIZE, e.picture_page)
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [e.name]
-            if e.score is not None:
-                lines.append(f"Score {e.score:.3f}")
+            if e.match is not None:
+                lines.append(f"Match {e.match:.2f} ({e.strength})")
             lines.append(e.why_in_full())
             lines.append(e.folder)
             return "\n".join(lines)

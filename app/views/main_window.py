@@ -22,10 +22,12 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QPushButton,
     QSplitter,
     QStackedWidget,
     QSystemTrayIcon,
@@ -118,9 +120,14 @@ class MainWindow(QMainWindow):
         self.settings_button.setText("Folders && settings")
         self.settings_button.setToolTip("Watched folders, model, device, index (Ctrl+,)")
         self.settings_button.setAutoRaise(True)
+        self.show_weak = QCheckBox("Weaker matches too")
+        self.show_weak.setToolTip(
+            "Also show what matches only weakly, after the good matches (the cut-off hides it)"
+        )
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         top.addWidget(self.chip)
+        top.addWidget(self.show_weak)
         top.addWidget(self.settings_button)
         self.filters = FilterBar()
 
@@ -134,9 +141,18 @@ class MainWindow(QMainWindow):
         self.message.setWordWrap(True)
         self.message.setObjectName("emptyState")
         self.message.setMargin(40)
+        self.show_nearest = QPushButton("Show the nearest anyway")
+        self.show_nearest.setVisible(False)
+        self.show_nearest.clicked.connect(lambda: self.show_weak.setChecked(True))
+        message_page = QWidget()
+        message_layout = QVBoxLayout(message_page)
+        message_layout.addStretch(1)
+        message_layout.addWidget(self.message)
+        message_layout.addWidget(self.show_nearest, 0, Qt.AlignmentFlag.AlignHCenter)
+        message_layout.addStretch(1)
         self.results_stack = QStackedWidget()
         self.results_stack.addWidget(self.grid)
-        self.results_stack.addWidget(self.message)
+        self.results_stack.addWidget(message_page)
         self.preview = PreviewPane(self.thumbnails)
         self.splitter = QSplitter()
         self.splitter.addWidget(self.results_stack)
@@ -225,7 +241,9 @@ class MainWindow(QMainWindow):
         self.search.image_given.connect(lambda img: self.set_image(img))
         self._debounce.timeout.connect(self.run_search)
         self.chip.removed.connect(self.clear_image)
+        self.chip.sign_changed.connect(lambda _negative: self.run_search())
         self.filters.changed.connect(self.run_search)
+        self.show_weak.toggled.connect(lambda _on: self.run_search())
         self.settings_button.clicked.connect(self.open_settings)
         self.grid.activated_entry.connect(lambda e: desktop.open_file(e.path))
         self.grid.leave_top.connect(self.focus_search)
@@ -302,7 +320,9 @@ class MainWindow(QMainWindow):
                 self.run_search()
 
     def _progress(self, p: Any) -> None:
-        self.index_status.show_progress(p.done, p.total, p.errors, p.eta)
+        self.index_status.show_progress(
+            p.done, p.total, p.errors, p.eta, getattr(p, "stage", "index")
+        )
         if p.done < p.total:
             self._live_refresh()
 
@@ -346,11 +366,13 @@ class MainWindow(QMainWindow):
             text=self.search.text(),
             image=self._image,
             image_indexed=self._image_indexed,
+            image_negative=self._image is not None and self.chip.negative,
             kind=values["kind"],  # type: ignore[arg-type]
             folder=values["folder"],  # type: ignore[arg-type]
             date_from=values["date_from"],  # type: ignore[arg-type]
             date_to=values["date_to"],  # type: ignore[arg-type]
             k=k or SearchRequest.k,
+            show_all=self.show_weak.isChecked(),
         )
 
     def run_search(self, keep_k: bool = False) -> None:
@@ -378,6 +400,7 @@ class MainWindow(QMainWindow):
         self.filters.count.setText(_count_text(req, entries))
         if not entries:
             self._show_message(self._empty_text(req))
+            self.show_nearest.setVisible(not req.empty and not req.show_all)
         else:
             self.results_stack.setCurrentIndex(GRID)
             # A refresh of the same query (indexing went on, "load more") keeps the user's place;
@@ -399,7 +422,7 @@ class MainWindow(QMainWindow):
         if not req.empty:
             extra = " (some files are still being indexed)" if indexing else ""
             hint = "Try other words, or reset the filters." if self.filters.active else ""
-            return f"No matches{extra}.\n{hint}"
+            return f"No good matches{extra}.\n{hint}"
         if status.get("model_error"):
             return "Nothing can be indexed until the model is there (see above)."
         if indexing or status.get("files", {}).get("pending"):
@@ -423,6 +446,7 @@ class MainWindow(QMainWindow):
         self.actions_.update()
 
     def _show_message(self, text: str) -> None:
+        self.show_nearest.setVisible(False)
         self.message.setText(text)
         self.results_stack.setCurrentIndex(MESSAGE)
 
@@ -568,6 +592,8 @@ class MainWindow(QMainWindow):
     def _apply(self, dialog: SettingsDialog) -> None:
         c = dialog.choices()
         self.bridge.set_rules(c.excludes, c.include_hidden)
+        if c.ocr != bool(((self._status or {}).get("ocr") or {}).get("enabled", True)):
+            self.bridge.set_ocr(c.ocr)
         self.settings.setValue("theme", c.theme)
         self.settings.setValue("device", c.device)
         self.settings.setValue("tray", c.tray)
@@ -658,4 +684,8 @@ def _count_text(req: SearchRequest, entries: list[Entry]) -> str:
     if req.empty:
         return f"{n} recent file{'s' if n != 1 else ''}" if n else ""
     more = "+" if n >= req.k and req.k < MAX_RESULTS else ""
+    weak = sum(1 for e in entries if e.weak)
+    if weak:
+        good = n - weak
+        return f"{good} good, then {weak}{more} weaker"
     return f"{n}{more} result{'s' if n != 1 else ''}"

@@ -47,6 +47,7 @@ class Choices:
     device: str
     theme: str
     tray: bool
+    ocr: bool
     policy: Policy = field(default_factory=Policy)
 
 
@@ -69,6 +70,7 @@ class SettingsDialog(QDialog):
         self.bridge = bridge
         self._status = status or {}
         self._model_dialog: ModelDialog | None = None
+        self._ocr_shown = False
         tabs = QTabWidget()
         tabs.addTab(self._folders_tab(), "Folders")
         tabs.addTab(self._model_tab(device), "Model && device")
@@ -155,6 +157,13 @@ class SettingsDialog(QDialog):
         self.index_path.setWordWrap(True)
         self.index_size = QLabel()
         self.index_counts = QLabel()
+        self.ocr = QCheckBox("Read text in photos and scans (OCR)")
+        self.ocr.setToolTip(
+            "Find receipts, screenshots and scanned pages by the words on them. Turning it off "
+            "forgets the text read so far; the pictures stay findable by how they look."
+        )
+        self.ocr_counts = QLabel()
+        self.ocr_counts.setWordWrap(True)
         rebuild = QPushButton("Rebuild index…")
         rebuild.setToolTip("Embed every file again with the current model")
         rebuild.clicked.connect(self._rebuild)
@@ -162,6 +171,8 @@ class SettingsDialog(QDialog):
         form.addRow("Location", self.index_path)
         form.addRow("Size", self.index_size)
         form.addRow("Contents", self.index_counts)
+        form.addRow("Text in pictures", self.ocr)
+        form.addRow("", self.ocr_counts)
         form.addRow("", rebuild)
         return page
 
@@ -216,6 +227,20 @@ class SettingsDialog(QDialog):
             f"{files.get('indexed', 0)} files indexed, {files.get('pending', 0)} waiting, "
             f"{files.get('error', 0)} with errors; {self._status.get('items', 0)} items"
         )
+        ocr = self._status.get("ocr") or {}
+        if not self._ocr_shown and ocr:
+            self.ocr.setChecked(bool(ocr.get("enabled", True)))
+            self._ocr_shown = True
+        if ocr.get("unavailable"):
+            self.ocr_counts.setText(str(ocr["unavailable"]))
+        elif ocr.get("enabled"):
+            self.ocr_counts.setText(
+                f"{ocr.get('images_with_text', 0)} images with text, "
+                f"{ocr.get('document_pages_with_text', 0)} scanned pages read, "
+                f"{ocr.get('pending', 0)} files waiting"
+            )
+        else:
+            self.ocr_counts.setText("")
 
     def _show_rules(self, rules: Any) -> None:
         self.excludes.setPlainText("\n".join(rules.excludes))
@@ -273,6 +298,7 @@ class SettingsDialog(QDialog):
             device=str(self.device.currentData()),
             theme=str(self.theme.currentData()),
             tray=self.tray.isChecked() and self.tray.isEnabled(),
+            ocr=self.ocr.isChecked(),
             policy=Policy(
                 pause_on_battery=self.on_battery.isChecked(),
                 pause_when_busy=self.when_busy.isChecked(),

@@ -1,15 +1,16 @@
 """The preview pane: a larger picture of the current result and what is known about it.
 
 A document shows the page that matched (a PDF page's render, else its file-type tile), the page
-number, why it matched and the matching passage with the matched words in bold.
+number, why it matched and the matching passage with the matched words in bold. Where the match
+is text read from the picture (OCR), the line is shown and its place on the picture is marked.
 """
 
 from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QPixmap
+from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from app.bridge import FileInfo
@@ -22,6 +23,8 @@ from app.widgets.tiles import EDGE, tile_pixmap
 PREVIEW_SIDE = 768
 TILE = QSize(180, 234)
 PAGE_MAX_H = 380  # a page is tall: capped, so the passage and the details stay in view
+MARK = QColor(255, 196, 0)  # the box around text that matched: a highlighter's yellow
+MARK_FILL = QColor(255, 214, 0, 70)
 
 
 def human_size(n: int | None) -> str:
@@ -52,6 +55,7 @@ class _Picture(QWidget):
         self._framed = False
         self._max_h: int | None = None
         self._upscale = True
+        self._marks: tuple[tuple[float, float, float, float], ...] = ()
         self.setMinimumSize(QSize(160, 120))
         policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
@@ -75,6 +79,15 @@ class _Picture(QWidget):
         self._upscale = upscale
         self.updateGeometry()
         self.update()
+
+    def set_marks(self, marks: tuple[tuple[float, float, float, float], ...]) -> None:
+        """Boxes to mark on the picture: (left, top, right, bottom), 0..1 of its size."""
+        self._marks = marks
+        self.update()
+
+    @property
+    def marks(self) -> tuple[tuple[float, float, float, float], ...]:
+        return self._marks
 
     @property
     def pixmap(self) -> QPixmap | None:
@@ -124,6 +137,19 @@ class _Picture(QWidget):
         if self._framed:
             painter.setPen(EDGE)
             painter.drawRect(target.adjusted(0, 0, -1, -1))
+        if self._marks:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(QPen(MARK, 2.5))
+            painter.setBrush(MARK_FILL)
+            pad = 3.0
+            for left, top, right, bottom in self._marks:
+                box = QRectF(
+                    target.x() + left * target.width() - pad,
+                    target.y() + top * target.height() - pad,
+                    (right - left) * target.width() + 2 * pad,
+                    (bottom - top) * target.height() + 2 * pad,
+                )
+                painter.drawRoundedRect(box, 3.0, 3.0)
 
 
 class PreviewPane(QWidget):
@@ -172,7 +198,7 @@ class PreviewPane(QWidget):
         form.addRow("Size", self.file_size)
         form.addRow("Dimensions", self.dimensions)
         form.addRow("Taken", self.taken)
-        form.addRow("Score", self.score)
+        form.addRow("Match", self.score)
         self._taken_label = form.labelForField(self.taken)
 
         self.empty = QLabel("Select a result to see it here.")
@@ -219,8 +245,11 @@ class PreviewPane(QWidget):
         self.name.setText(entry.name)
         self.why.setText(entry.why())
         snippet = entry.snippet if entry.score is not None and entry.type == "text" else None
+        if entry.score is not None and entry.source == "ocr" and entry.line:
+            snippet = entry.line  # the line read from the picture, marked on it below
         self.snippet.setText(snippet_html(snippet) if snippet else "")
         self.snippet_box.setVisible(bool(snippet))
+        self.picture.set_marks(entry.boxes if entry.score is not None else ())
         self.folder.setText(entry.folder)
         self.page.setText(str(entry.page))
         self._form.setRowVisible(self.page, document)
@@ -232,8 +261,11 @@ class PreviewPane(QWidget):
         if isinstance(self._taken_label, QLabel):
             self._taken_label.setText("Modified" if document else "Taken")
         self.taken.setText(human_date(entry.taken))
-        self.score.setText(f"{entry.score:.3f}" if entry.score is not None else "")
-        self._form.setRowVisible(self.score, entry.score is not None)
+        # the calibrated match in words, not the raw cosine (not comparable across kinds)
+        self.score.setText(
+            f"{entry.strength} ({entry.match:.2f})" if entry.match is not None else ""
+        )
+        self._form.setRowVisible(self.score, entry.match is not None)
         self._load_picture()
         self.info_wanted.emit(entry.path)
 

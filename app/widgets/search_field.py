@@ -77,9 +77,11 @@ class SearchField(QLineEdit):
 
 
 class QueryChip(Panel):
-    """The query image, shown beside the text as a small removable chip."""
+    """The query image, shown beside the text as a small removable chip; its +/− button makes
+    it count for the query ("more like this") or against it ("less like this")."""
 
     removed = Signal()
+    sign_changed = Signal(bool)  # True: the image counts against the query
 
     def __init__(
         self, thumbnails: ThumbnailCache, tasks: Tasks, parent: QWidget | None = None
@@ -97,12 +99,19 @@ class QueryChip(Panel):
         self.thumb.setFixedSize(QSize(28, 28))
         self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.label = QLabel()
+        self.sign_button = QToolButton()
+        self.sign_button.setCheckable(True)
+        self.sign_button.setAutoRaise(True)
+        self.sign_button.setAccessibleName("Count the image for or against the query")
+        self.sign_button.toggled.connect(self._sign_toggled)
+        self._sign_toggled(False, emit=False)
         self.close_button = QToolButton()
         self.close_button.setText("✕")
         self.close_button.setAutoRaise(True)
         self.close_button.setToolTip("Remove the image from the query")
         self.close_button.setAccessibleName("Remove image")
         self.close_button.clicked.connect(self.removed)
+        layout.addWidget(self.sign_button)
         layout.addWidget(self.thumb)
         layout.addWidget(self.label)
         layout.addWidget(self.close_button)
@@ -129,9 +138,24 @@ class QueryChip(Panel):
                 lambda: image_from_bytes(image, CHIP_SIDE), self._decoded, lambda _exc: None
             )
 
+    @property
+    def negative(self) -> bool:
+        return self.sign_button.isChecked()
+
+    def _sign_toggled(self, negative: bool, emit: bool = True) -> None:
+        self.sign_button.setText("−" if negative else "+")
+        self.sign_button.setToolTip(
+            "Less like this image: click to count it for the query"
+            if negative
+            else "More like this image: click to count it against the query"
+        )
+        if emit:
+            self.sign_changed.emit(negative)
+
     def clear(self) -> None:
         self._image = None
         self.thumb.clear()
+        self.sign_button.setChecked(False)
         self.setVisible(False)
 
     def _thumbnail_ready(self, path: str) -> None:

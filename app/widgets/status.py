@@ -128,7 +128,9 @@ class IndexStatus(QWidget):
         if paused:
             self.eta.setText("paused")
 
-    def show_progress(self, done: int, total: int, errors: int, eta: float | None) -> None:
+    def show_progress(
+        self, done: int, total: int, errors: int, eta: float | None, stage: str = "index"
+    ) -> None:
         """``eta`` (the run's average) is kept for callers; the rate meter's figure is shown."""
         finished = done >= total
         self.bar.setMaximum(max(total, 1))
@@ -137,9 +139,11 @@ class IndexStatus(QWidget):
         self._remaining = max(0, total - done)
         if not finished:
             self._set_indexing(True)
+            doing = "Reading text in pictures…" if stage == "text" else "Indexing…"
             of = f"{total:,}".replace(",", "\u2009")
-            self.counts.setText(f"Indexing… {count(done, 'file')} of {of}, newest first")
-            self.counts.setToolTip(NEWEST_FIRST_TIP)
+            order = ", newest first" if stage != "text" else ""
+            self.counts.setText(f"{doing} {count(done, 'file')} of {of}{order}")
+            self.counts.setToolTip(NEWEST_FIRST_TIP if stage != "text" else "")
             self.eta.setText(self._eta_text())
         else:
             self._set_indexing(False)

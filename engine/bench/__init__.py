@@ -15,11 +15,13 @@ Runtime, SQLite + sqlite-vec through the engine's own classes) and generated inp
 4. memory: peak RSS of a subprocess indexing a small and a ten times larger folder;
 5. GUI: the app's own measurements (tests/app), in full mode when they are present;
 6. index size per photo, from the memory runs' databases;
-7. towers: per model variant given (``--model A --model B``), each tower in a fresh process:
+7. OCR (engine/bench/ocr.py): the cheap text-detection pass per photo, detection per text
+   picture, recognition per line, and OCR's share of indexing a mixed folder.
+8. towers: per model variant given (``--model A --model B``), each tower in a fresh process:
    load time, resident memory (VRAM where ``nvidia-smi`` answers), the first (cold) and warm
    text queries, photos/s per batch size and thread count, int8/fp16 agreement with fp32 on
    scikit-image's real photos, and the variant the CPU path uses (:mod:`engine.bench.towers`);
-8. cli: ``lanterna search`` in a new process at 100k items, alone and answered by a running
+9. cli: ``lanterna search`` in a new process at 100k items, alone and answered by a running
    process over its private socket (:mod:`engine.bench.cli`).
 
 The model is the folder given (the real jina-clip-v2 when you have it) or the toy model built
@@ -198,11 +200,16 @@ def run(
                 figures["memory"]["note"] = (
                     "indexed with the toy model: the given towers run at "
                     f"{figures['pipeline']['tower_images_per_s']:.2f} img/s here; "
-                    "their own memory is in 7. towers"
+                    "their own memory is in 8. towers"
                 )
         if "gui" in sections:
             _note("gui")
             figures["gui"] = bench_gui(plan)
+        if "ocr" in sections:
+            _note("ocr")
+            from .ocr import bench_ocr
+
+            figures["ocr"] = bench_ocr(folder, device, plan, work, toy)
         if "cli" in sections:
             figures["cli"] = bench_cli(folder, device, plan, work)
         if "towers" in sections:

@@ -1,4 +1,4 @@
-"""8. cli: ``lanterna search`` in a new process, alone and answered by a running process.
+"""9. cli: ``lanterna search`` in a new process, alone and answered by a running process.
 
 An index of synthetic photos (files, names, vectors: the query section's fill) is searched by a
 new ``python -m engine search …`` process per query: a keyword query (a file name) and a meaning

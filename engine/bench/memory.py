@@ -78,6 +78,7 @@ def bench_memory(model_dir: Path, device: str, plan: Plan, work: Path) -> dict[s
         for s in range(8)
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_project_root()), *sys.path])}
+    env["LANTERNA_OCR"] = "off"  # this process's memory; OCR's worker is measured in bench/ocr.py
     runs = []
     for count in plan.memory_files:
         folder = work / f"memory-{count}"

@@ -42,6 +42,7 @@ def bench_pipeline(model_dir: Path, device: str, plan: Plan, work: Path) -> dict
         files -= files % len(batch)
         for i in range(files):
             (folder / f"IMG_{i:05d}.jpg").write_bytes(_with_comment(base, f"lanterna bench {i}"))
+        lib.set_ocr(False)  # the vectors' pipeline alone; OCR has its own part (bench/ocr.py)
         lib.add_folders([folder])
         busy_before = embedder.stats.vision_seconds
         start = time.perf_counter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SECTIONS = ("decode", "pipeline", "query", "memory", "gui", "towers", "cli")
+SECTIONS = ("decode", "pipeline", "query", "memory", "gui", "ocr", "towers", "cli")
 DIMS = 256
 K = 10
 MIB = 1024 * 1024

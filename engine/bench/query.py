@@ -115,7 +115,7 @@ def _fill(
                 )
             )
             items.append((item_id, item_id, 1, "image"))
-            vecs.append((item_id, vectors[j].tobytes(), "image", folder, taken))
+            vecs.append((item_id, vectors[j].tobytes(), "image/image", folder, taken))
         with store.write() as conn:
             conn.executemany(
                 "INSERT INTO files(id, folder_id, path, name, size, mtime_ns, hash, kind, status, "
@@ -388,11 +388,11 @@ def _text_query(embedder: Embedder, store: Store, db_path: Path, plan: Plan) -> 
     try:
         for name, st in (("sqlite_vec", store), ("vectorindex", other)):
             searcher = Searcher(st, embedder)
-            searcher.search(Query(text="warm up", k=20))
+            searcher.search(Query(text="warm up", k=20, show_all=True))
             times = []
             for t in texts:
                 start = time.perf_counter()
-                results = searcher.search(Query(text=t, k=20))
+                results = searcher.search(Query(text=t, k=20, show_all=True))
                 times.append(time.perf_counter() - start)
                 if not results:
                     raise RuntimeError("a text query found nothing in a full index")

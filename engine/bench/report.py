@@ -269,12 +269,16 @@ def render(figures: dict[str, Any], out: IO[str]) -> None:
                 f"{g.get('window_shown_ms')} ms after launch"
             )
         w("\n")
+    if figures.get("ocr"):
+        from .ocr import render_ocr
+
+        render_ocr(figures["ocr"], out)
     t = figures.get("towers")
     if t:
         _render_towers(t, w)
     c = figures.get("cli")
     if c:
-        w(f"\n8. cli: `lanterna search` in a new process, {c['items']:,} items, p50 / p95 ms\n")
+        w(f"\n9. cli: `lanterna search` in a new process, {c['items']:,} items, p50 / p95 ms\n")
         w(
             f"   python start-up {c['python_startup']['p50_ms']:.0f} / "
             f"{c['python_startup']['p95_ms']:.0f}; --help {c['help']['p50_ms']:.0f} / "
@@ -302,9 +306,9 @@ def _mib(value: float | None) -> str:
 
 def _render_towers(t: dict[str, Any], w: Any) -> None:
     if "skipped" in t:
-        w(f"\n7. towers: skipped: {t['skipped']}\n")
+        w(f"\n8. towers: skipped: {t['skipped']}\n")
         return
-    w(f"\n7. towers: each in a fresh process; {len(t['photos'])} real photos (scikit-image)\n")
+    w(f"\n8. towers: each in a fresh process; {len(t['photos'])} real photos (scikit-image)\n")
     w(
         f"   {'variant':<10} {'tower':<7} {'provider':<22} {'thr':>3} {'load s':>7} "
         f"{'RSS':>9} {'cold ms':>9} {'warm p50':>9} {'p95':>8}  notes\n"

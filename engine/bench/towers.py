@@ -1,4 +1,4 @@
-"""7. towers: what the model itself costs, per variant (fp32, fp16, int8), provider and batch.
+"""8. towers: what the model itself costs, per variant (fp32, fp16, int8), provider and batch.
 
 Each measurement runs in a fresh process (``python -m engine.bench.towers ARGS``), so load time,
 the first (cold) call and the resident memory belong to that tower alone:

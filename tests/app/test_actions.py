@@ -80,7 +80,14 @@ def test_preview_shows_details(qtbot: Any, window: Any) -> None:
     entry = first_of(qtbot, window, "red")
     pane = window.preview
     assert pane.name.text() == entry.name
-    assert pane.why.text() == "Matched the image"
+    # the file names hold the colour, so the exact word matched first
+    assert pane.why.text() == "Matched the file name · strong match"
     qtbot.waitUntil(lambda: pane.dimensions.text() == "160 × 120")
     assert pane.file_size.text().endswith(("bytes", "KB"))
     assert pane.folder.text() == os.path.dirname(entry.path)
+
+
+def test_preview_shows_the_match_in_words_not_a_cosine(qtbot: Any, window: Any) -> None:
+    entry = first_of(qtbot, window, "rouge")
+    assert entry.match is not None
+    assert window.preview.score.text() == f"strong match ({entry.match:.2f})"

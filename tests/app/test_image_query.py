@@ -129,3 +129,20 @@ def test_escape_removes_the_chip_once_the_text_is_empty(
     settle(window)
     assert not window.chip.isVisible()
     assert all(e.score is None for e in window.model.entries)
+
+
+def test_the_chip_sign_turns_the_image_against_the_query(window: Any, tmp_path: Path) -> None:
+    query = write(tmp_path / "elsewhere" / "query.png", "green", seed=5)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(query))])
+    assert drop(window, mime)
+    settle(window)
+    assert window.chip.sign_button.text() == "+"
+    window.search.setText("vert")  # green by meaning, and the same image counted against it
+    window.chip.sign_button.click()
+    settle(window)
+    assert window.chip.negative and window.chip.sign_button.text() == "−"
+    assert "green" not in colours(window)  # less like this: the green photos are pushed out
+    window.chip.sign_button.click()
+    settle(window)
+    assert colours(window)[:2] == ["green", "green"]

@@ -27,9 +27,27 @@ def test_typing_a_query_fills_the_grid_best_first(qtbot: Any, window: Any) -> No
     settle(window)
     assert colours(window)[:3] == ["red", "red", "red"]
     top = window.model.entries[0]
-    assert top.score is not None and top.score > window.model.entries[-1].score
+    assert top.match is not None and top.match >= window.model.entries[-1].match
+    assert set(colours(window)) == {"red"}  # only what matches: the cut-off hides the rest
     assert window.preview.entry == top  # the top result is current and previewed
-    assert "Score" in window.model.data(window.model.index(0), Qt.ItemDataRole.ToolTipRole)
+    tip = window.model.data(window.model.index(0), Qt.ItemDataRole.ToolTipRole)
+    assert "strong match" in tip and "Score" not in tip  # a word people read, not a cosine
+
+
+def test_no_good_matches_then_the_nearest_anyway(qtbot: Any, window: Any) -> None:
+    qtbot.keyClicks(window.search, "Zanzibar ")
+    settle(window)
+    assert window.model.rowCount() == 0
+    assert "No good matches" in window.message.text()
+    assert window.show_nearest.isVisibleTo(window)
+    window.show_nearest.click()
+    settle(window)
+    assert window.show_weak.isChecked() and window.model.rowCount() > 0
+    assert all(e.weak and e.strength == "weak match" for e in window.model.entries)
+    assert window.filters.count.text().startswith("0 good, then ")
+    window.show_weak.setChecked(False)
+    settle(window)
+    assert window.model.rowCount() == 0
 
 
 def type_text(widget: Any, text: str) -> None:
@@ -97,7 +115,7 @@ def test_kind_filter(qtbot: Any, window: Any) -> None:
     window.filters.kind.setCurrentIndex(window.filters.kind.findData("document"))
     settle(window)
     assert window.model.rowCount() == 0
-    assert "No matches" in window.message.text()
+    assert "No good matches" in window.message.text()
     window.filters.reset()
     settle(window)
     assert window.model.rowCount() > 0

@@ -103,7 +103,7 @@ def test_quick_suite_reports_every_figure(toy_model: Path, tmp_path: Path) -> No
         for kind in ("keyword", "meaning"):
             assert number(c[how][kind]["p50_ms"], positive=True), (how, kind)
     assert c["served"]["meaning"]["first_hit"]  # the served search found something
-    assert "8. cli" in table
+    assert "9. cli" in table
 
     t = figures["towers"]
     if "skipped" in t:
@@ -116,7 +116,7 @@ def test_quick_suite_reports_every_figure(toy_model: Path, tmp_path: Path) -> No
         assert batches == [1, 4]
         assert all(number(b["images_per_s"], positive=True) for b in v["vision"]["batches"])
         assert t["decision"]["cpu_variant"] in ("int8", "fp32")
-        assert "7. towers" in table
+        assert "8. towers" in table
 
     verdicts = figures["budgets"]
     assert len(verdicts) >= 6
@@ -157,4 +157,4 @@ def test_cli_runs_a_part_as_json(toy_model: Path) -> None:
 def test_unknown_parts_are_refused(toy_model: Path) -> None:
     with pytest.raises(ValueError):
         run(quick=True, model_dir=toy_model, only=["nonsense"], out=io.StringIO())
-    assert set(SECTIONS) == {"decode", "pipeline", "query", "memory", "gui", "towers", "cli"}
+    assert set(SECTIONS) == {"decode", "pipeline", "query", "memory", "gui", "ocr", "towers", "cli"}

@@ -248,7 +248,7 @@ def test_same_answers_as_store_knn(tmp_path: Path) -> None:
         folder_ids = [store.add_folder(f"/photos/{i}") for i in range(4)]
         _fill(store, data, first_id=1, folder_ids=folder_ids)
         with store.write() as conn:  # some documents, to filter on kind
-            conn.execute("UPDATE vec_items SET kind='document' WHERE item_id % 7 = 0")
+            conn.execute("UPDATE vec_items SET kind='document/image' WHERE item_id % 7 = 0")
         index = load_vec_items(store.reader())
         assert len(index) == n
         filters = [
@@ -260,7 +260,10 @@ def test_same_answers_as_store_knn(tmp_path: Path) -> None:
         for q in queries:
             for args in filters:
                 want = store.knn(q, 25, **args)
-                got = index.search(q, 25, **args)
+                # vec_items.kind holds the file's kind and the item's type ("image/image")
+                kind = args.get("kind")
+                both = {**args, "kind": f"{kind}/image"} if kind else args
+                got = index.search(q, 25, **both)
                 assert [i for i, _ in got] == [i for i, _ in want], args
                 assert np.allclose([d for _, d in got], [d for _, d in want], atol=2e-3)
     finally:

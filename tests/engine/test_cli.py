@@ -40,10 +40,15 @@ def test_cli_end_to_end(tmp_path: Path, toy_model: Path, photos: Path) -> None:
     assert "3 embedded" in out and "1 errors" in out
 
     hits = json.loads(run("search", "ciel bleu", "--json", "-k", "2", env=env).stdout)
-    assert [set(h) for h in hits] == [{"path", "score", "kind", "item"}] * 2
+    assert [h["path"] for h in hits] == [str(photos / "blue.jpg")]  # the others don't match
+    hits = json.loads(run("search", "ciel bleu", "--json", "-k", "2", "--all", env=env).stdout)
+    assert all({"path", "score", "kind", "item", "match", "how", "snippet"} <= set(h) for h in hits)
+    assert len(hits) == 2
     assert hits[0]["path"] == str(photos / "blue.jpg")
-    assert hits[0]["kind"] == "image" and hits[0]["item"] == 1
-    assert hits[0]["score"] >= hits[1]["score"]
+    assert hits[0]["kind"] == "image" and hits[0]["item"] == 1 and hits[0]["how"] == "image"
+    assert hits[0]["match"] >= 0.5 > hits[1]["match"] and hits[1]["weak"]
+    none = run("search", "Zanzibar", env=env)
+    assert none.stdout == "" and "no good matches" in none.stderr
 
     by_image = json.loads(
         run("search", "--image", str(photos / "red.jpg"), "--json", env=env).stdout

@@ -50,7 +50,7 @@ def test_multilingual_text_queries_find_the_right_photo(indexed: Library) -> Non
 
 
 def test_results_are_grouped_per_file_and_scored(indexed: Library) -> None:
-    results = indexed.search(Query(text="red", k=5))
+    results = indexed.search(Query(text="red", k=5, show_all=True))
     assert len(results) == 5
     assert len({r.path for r in results}) == 5
     assert all(r.kind == "image" and r.item == 1 for r in results)
@@ -159,8 +159,9 @@ def test_hidden_files_excludes_and_symlink_loops(library: Library, photos: Path)
     library.add_folders([photos])
     library.set_rules(excludes=["drafts"])
     library.index()
-    names = sorted(Path(r.path).name for r in library.search(Query(text="red")))
-    assert names == ["k.jpg", "visible.jpg"]
+    every = library.search(Query(text="red", show_all=True))
+    assert sorted(Path(r.path).name for r in every) == ["k.jpg", "visible.jpg"]
+    assert [Path(r.path).name for r in library.search(Query(text="red"))] == ["visible.jpg"]
 
 
 def test_filters_kind_folder_and_date(library: Library, photos: Path) -> None:

@@ -68,6 +68,15 @@ def test_memory_index_matches_sqlite_vec_through_changes(
     folder_ids = [library.folders()[0].id]
     fast = [i for i, _ in library.store.knn(query, 10, kind="image", folder_ids=folder_ids)]
     assert fast == sqlite_vec_answer(library, query, kind="image", folder_ids=folder_ids)
+    # the ranking's look-ups by id agree too (fp16 copy vs the stored float32)
+    ids = [*fast, 10**9]
+    from_memory = library.store.vectors(ids)
+    index, library.store._vindex = library.store._vindex, None
+    library.store._vloading = True
+    from_disk = library.store.vectors(ids)
+    library.store._vindex, library.store._vloading = index, False
+    assert set(from_memory) == set(from_disk) == set(fast)
+    assert all(np.allclose(from_memory[i], from_disk[i], atol=2e-3) for i in fast)
 
 
 def test_a_write_from_elsewhere_is_noticed(

@@ -97,9 +97,10 @@ def test_atomic_save_and_touch(watching: Library, photos: Path) -> None:
     wait_for(lambda: stats.images == 2)
     wait_for(settled(watching))
     yellow = watching.search(Query(text="yellow"))[0]
-    blue = watching.search(Query(text="blue"))[0]
+    assert watching.search(Query(text="blue")) == []  # the old content is gone
+    blue = watching.search(Query(text="blue", show_all=True))[0]
     assert yellow.path == blue.path == str(target)
-    assert yellow.score > blue.score + 0.3
+    assert yellow.match > 0.5 > blue.match and yellow.score > blue.score + 0.2
 
 
 def test_new_subfolder_with_files(watching: Library, photos: Path) -> None:
