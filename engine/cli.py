@@ -340,13 +340,19 @@ COMMANDS = {
 }
 
 
+_served_parser: argparse.ArgumentParser | None = None  # built once per serving process
+
+
 def answer(lib: Any, argv: Sequence[str]) -> tuple[int, str, str]:
     """Run a ``search`` command line on ``lib`` for another process (engine.serve)."""
     from .serve import captured
 
+    global _served_parser
+    if _served_parser is None:
+        _served_parser = _parser()
     with captured() as (out, err):
         try:
-            args = _parser().parse_args(list(argv))
+            args = _served_parser.parse_args(list(argv))
             if args.command != "search":
                 raise LanternaError("only searches are answered for other processes")
             rc = COMMANDS["search"](lib, args)
@@ -358,32 +364,18 @@ def answer(lib: Any, argv: Sequence[str]) -> tuple[int, str, str]:
     return rc, out.getvalue(), err.getvalue()
 
 
-def _ask_running(args: argparse.Namespace, argv: Sequence[str]) -> int | None:
-    """A search answered by the running app or `lanterna watch`, warm (engine.serve)."""
-    if args.command != "search" or args.model or args.device != "auto":
-        return None
-    from .paths import data_dir
-    from .serve import ask
-
-    reply = ask(data_dir(args.data_dir), argv)
-    if reply is None:
-        return None
-    rc, out, err = reply
-    sys.stdout.write(out)
-    sys.stderr.write(err)
-    return rc
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from .serve import fast_path
+
+    answered = fast_path(argv)  # a search the running app or watcher answers, warm
+    if answered is not None:
+        return answered
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    answered = _ask_running(args, argv)
-    if answered is not None:
-        return answered
     if args.command == "bench":  # builds its own temporary indexes; the toy model by default
         from pathlib import Path
 

@@ -232,6 +232,41 @@ def ask_raw(path: Path, payload: dict[str, Any]) -> dict[str, Any] | None:
         sock.close()
 
 
+def fast_path(argv: Sequence[str]) -> int | None:
+    """Hand a ``search`` command line to the running process, before argparse is even loaded.
+
+    Only a plain search qualifies: global options limited to ``--data-dir`` and ``-v`` (a
+    ``--model`` or ``--device`` of its own means the user wants this process to answer). The
+    serving process parses the line with the CLI's own parser and prints what it would print.
+    Returns the exit status, or ``None`` when this process must answer itself.
+    """
+    args = list(argv)
+    if "search" not in args:
+        return None
+    data: str | None = None
+    i = 0
+    while args[i] != "search":
+        arg = args[i]
+        if arg == "--data-dir" and i + 1 < len(args) and args[i + 1] != "search":
+            data, i = args[i + 1], i + 2
+        elif arg.startswith("--data-dir="):
+            data, i = arg.split("=", 1)[1], i + 1
+        elif arg in ("-v", "--verbose"):
+            i += 1
+        else:
+            return None
+    from .paths import data_dir
+
+    reply = ask(data_dir(data), args)
+    if reply is None:
+        return None
+    rc, out, err = reply
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    sys.stdout.flush()
+    return rc
+
+
 def ask(data_dir: Path, argv: Sequence[str]) -> tuple[int, str, str] | None:
     """Run a ``lanterna`` command line in the process that serves ``data_dir``, if one does."""
     answer = ask_raw(socket_path(data_dir), {"argv": list(argv)})

@@ -26,11 +26,12 @@ _SERVER = r"""
 import sys, threading
 from engine.cli import answer
 from engine.library import Library
+from engine.search import Query
 from engine.serve import QueryServer
 lib = Library(sys.argv[1], sys.argv[2], device=sys.argv[3])
 lib.store.memory_index = True
 lib.store.load_memory_index()
-lib.embedder.embed_query("warm up")
+lib.search(Query(text="warm up", k=5))  # the tower, the calibration probes, the sample
 server = QueryServer(lib.data_dir, lambda argv: answer(lib, argv))
 if not server.start():
     raise SystemExit("no socket")
