@@ -77,8 +77,8 @@ def bench_cli(model_dir: Path, device: str, plan: Plan, work: Path) -> dict[str,
         _fill(lib.store, vectors, first_id=1, folder_ids=[folder])
     env = _env(data, model_dir)
     py = [sys.executable]
-    keyword = ["-m", "engine", "search", f"IMG_{items // 2:08d}", "-k", "5"]
-    meaning = ["-m", "engine", "search", "a red car on a street", "-k", "5"]
+    keyword = ["-m", "engine", "search", f"IMG_{items // 2:08d}", "-k", "5", "--all"]
+    meaning = ["-m", "engine", "search", "a red car on a street", "-k", "5", "--all"]
     reps = plan.cli_reps
     out: dict[str, Any] = {"items": items, "reps": reps}
     _note("cli: python start-up and --help")
