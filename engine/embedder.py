@@ -450,7 +450,14 @@ class Embedder:
             )
         if self.device == "cpu":
             return "running on the CPU as asked"
-        where = f"running on the CPU ({threads} thread{'s' if threads != 1 else ''})"
+        if self.threads:
+            where = f"running on the CPU ({threads} thread{'s' if threads != 1 else ''})"
+        else:
+            t = tuning_for(CPU)
+            where = (
+                f"running on the CPU ({t.vision_threads} threads for photos, "
+                f"{t.text_threads} for queries)"
+            )
         if reasons:
             return f"{where}: {'; '.join(reasons)}"
         offered = [p for p in ACCELERATORS if p in ort.get_available_providers()]
