@@ -215,6 +215,7 @@ class Bridge(QObject):
         self._last_model_progress = 0.0
         self._watching = watch
         self._lib: Library | None = None
+        self._read_only: Path | None = None
         self._open_error: LanternaError | None = None
         self._ready = threading.Event()
         self._generation = 0
@@ -237,10 +238,18 @@ class Bridge(QObject):
         self._tasks.submit(self._open, on_done=self._opened, on_error=self._open_failed)
 
     def _open(self) -> dict[str, Any]:
+        from engine import paths, validate
         from engine.library import Library
 
         try:
-            self._lib = Library(self.data_dir, self.model_dir, device=self.device, quiet=self.quiet)
+            data = paths.data_dir(self.data_dir)
+            folder = validate.data_folder(None, data, create=True, name="the data folder")
+            if folder.readonly:
+                self._watching = False  # nothing can be written: searching only
+                self._read_only = folder.path
+            self._lib = Library(
+                data, self.model_dir, device=self.device, quiet=self.quiet, readonly=folder.readonly
+            )
         except LanternaError as exc:
             self._open_error = exc
             raise
@@ -250,6 +259,16 @@ class Bridge(QObject):
 
     def _opened(self, status: dict[str, Any]) -> None:
         self.opened.emit(status)
+        if self._read_only is not None:
+            from engine.errors import ConfigError
+            from engine.paths import display
+
+            self.failed.emit(
+                ConfigError(
+                    f"The data folder {display(self._read_only)} cannot be written, so the index "
+                    "is open for searching only: nothing new is indexed."
+                )
+            )
         if self._watching and not self._closing.is_set():
             self._thread = threading.Thread(
                 target=self._watch_loop, name="lanterna-watch", daemon=True
@@ -306,6 +325,23 @@ class Bridge(QObject):
                 then(exc)
 
         self._tasks.submit(work, on_done=opened, on_error=failed)
+
+    def choose_model(self, folder: str | None) -> None:
+        """Use ``folder`` as this data folder's model from now on (None: the default), recorded
+        in the data folder so that the command line on the same data folder uses it too."""
+        from engine import paths
+
+        try:
+            paths.record_model_dir(paths.data_dir(self.data_dir), folder)
+        except OSError as exc:
+            log.warning("could not record the model folder: %s", exc)
+            self.failed.emit(
+                LanternaError(
+                    f"The model folder could not be recorded in the data folder ({exc.strerror}): "
+                    "it is used until Lanterna closes."
+                )
+            )
+        self.reopen(folder, self.device)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop watching, let running jobs end, close the engine (nothing is left half-written:

@@ -14,8 +14,16 @@ log = logging.getLogger(__name__)
 
 
 def open_file(path: str) -> bool:
-    """With the app the system uses for this kind of file."""
+    """With the app the system uses for this kind of file (False: none would open it)."""
     return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
+
+
+def cannot_open(path: str) -> str:
+    """What to say when :func:`open_file` found nothing to open ``path`` with."""
+    from engine.paths import display
+
+    name = display(os.path.basename(path))
+    return f"No application on this system opens {name}"
 
 
 def reveal(path: str) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -96,15 +95,22 @@ def install_qt_message_handler() -> None:
     qInstallMessageHandler(handler)
 
 
-def model_choice(args: argparse.Namespace, saved: object) -> str | None:
-    """--model, then $LANTERNA_MODEL_DIR, then the folder chosen in the settings, else default."""
+def model_choice(args: argparse.Namespace, data: Path, settings: Any) -> str | None:
+    """--model, else None: the engine then looks at $LANTERNA_MODEL_DIR, the folder chosen in
+    the settings (recorded in the data folder, where the command line finds it too) and the
+    default. A choice older versions kept in the Qt settings moves to the data folder."""
     from engine import paths
 
-    if args.model:
-        return str(args.model)
-    if os.environ.get(paths.MODEL_ENV):
-        return None  # the engine reads it
-    return str(saved) if saved else None
+    saved = settings.value("model_dir")
+    if saved and paths.recorded_model_dir(data) is None:
+        try:
+            paths.record_model_dir(data, str(saved))
+        except OSError as exc:
+            log.warning("could not move the model folder choice to %s: %s", data, exc)
+            return str(args.model or saved)
+    if saved:
+        settings.remove("model_dir")
+    return str(args.model) if args.model else None
 
 
 def run_command(args: argparse.Namespace) -> None:
@@ -153,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setWindowIcon(app_icon())
     data = data_folder(args.data_dir)
     device = args.device or str(settings.value("device", "auto"))
-    bridge = Bridge(data, model_choice(args, settings.value("model_dir")), device=device)
+    bridge = Bridge(data, model_choice(args, data, settings), device=device)
     thumbnails = ThumbnailCache(paths.cache_dir(data) / "thumbnails")
     window = MainWindow(bridge, thumbnails, settings=settings, theme=theme)
     window.show()

@@ -83,12 +83,16 @@ def explain(exc: BaseException) -> str:
         host = endpoint().split("://", 1)[-1]
         return _sentence(
             f"Cannot reach the Hub ({host}): download the model on a machine with internet "
-            f"access (see docs/model.md, “Offline”), copy its folder here and use {IMPORT_LABEL}"
+            f"access, copy its folder here and use {IMPORT_LABEL}"
         )
     if isinstance(exc, LanternaError):
-        hint = f" ({exc.hint})" if exc.hint else ""
-        return _sentence(f"{exc.detail.rstrip('.')}{hint}")
-    return _sentence(f"{type(exc).__name__}: {exc} (details are in the log)")
+        from app.views.errors import window_hint
+
+        hint = window_hint(exc.hint)
+        return _sentence(f"{exc.detail.rstrip('.')}" + (f" ({hint})" if hint else ""))
+    from app.tasks import where_the_log_is
+
+    return _sentence(f"{type(exc).__name__}: {exc} ({where_the_log_is()})")
 
 
 def guarded(fn: Callable[[], T]) -> T:

@@ -10,6 +10,7 @@ inline (:class:`InlinePool`).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -35,10 +36,24 @@ class InlinePool:
         return True
 
 
+def log_file() -> str | None:
+    """The file the app logs to (set up by ``app.main``), if it logs to one."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler) and handler.baseFilename != os.devnull:
+            return str(handler.baseFilename)
+    return None
+
+
+def where_the_log_is() -> str:
+    path = log_file()
+    return f"details are in the log, {path}" if path else "run lanterna-gui --verbose for details"
+
+
 class UnexpectedError(LanternaError):
     """A bug, not a user's problem: shown in one line, logged with its traceback."""
 
     title = "Something went wrong"
+    show_title = True
 
 
 class _Courier(QObject):
@@ -82,7 +97,7 @@ class _Job(QRunnable):
         except Exception as exc:
             log.exception("background job failed")
             self._courier.finished.emit(
-                None, UnexpectedError(f"{type(exc).__name__}: {exc}", "details are in the log")
+                None, UnexpectedError(f"{type(exc).__name__}: {exc}", where_the_log_is())
             )
         else:
             self._courier.finished.emit(result, None)

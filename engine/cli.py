@@ -1,30 +1,53 @@
 """``lanterna``: index folders and search them by meaning from the command line.
 
-Tests and scripts drive this surface, so its commands and JSON output stay stable. User errors
-print one line on stderr and exit with status 1 (2 for bad usage, 130 when interrupted).
+Tests and scripts drive this surface, so its commands and JSON output stay stable. Every error
+prints one line on stderr naming the thing at fault (and a second, ``hint: …``, when there is a
+fix to suggest), never a traceback. Exit status: 2 when the command line is at fault (retyping it
+fixes it: an empty or missing path, a value out of range), 1 when something else failed, 130
+when interrupted. Names from the disk are printed with control characters escaped
+(:func:`engine.paths.display`); ``--json`` gives them exactly (:func:`engine.paths.json_text`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
-from . import __version__
-from .errors import LanternaError
-from .paths import display
+from . import __version__, validate
+from .errors import DecodeError, LanternaError
+from .paths import display, json_text
 
 log = logging.getLogger("lanterna")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in the CLI's form: one line, a hint, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {display(message)}", file=sys.stderr)
+        print(f"hint: see `{self.prog} --help`", file=sys.stderr)
+        sys.exit(2)
+
+
+def print_error(exc: LanternaError) -> int:
+    """Print a user's error as the whole CLI does; returns its exit status."""
+    first, *rest = exc.lines()
+    print(f"lanterna: {first}", file=sys.stderr)
+    for line in rest:
+        print(line, file=sys.stderr)
+    return exc.exit_status
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="lanterna",
         description="Find your photos and documents by meaning, privately, on this machine.",
     )
@@ -50,6 +73,16 @@ def _parser() -> argparse.ArgumentParser:
     frm = fsub.add_parser("remove", help="stop watching folders and forget their files")
     frm.add_argument("paths", nargs="+", metavar="PATH")
     fsub.add_parser("list", help="list watched folders")
+    links = fsub.add_parser(
+        "follow-links",
+        help="whether symbolic links that lead out of a watched folder are followed",
+        description=(
+            "A symbolic link inside a watched folder that points outside it is not followed "
+            "unless this is on (a link to / or /proc would take in the whole file system). "
+            "Without an argument, says what is set."
+        ),
+    )
+    links.add_argument("state", nargs="?", choices=["on", "off"])
 
     idx = sub.add_parser("index", help="scan now, embed what is new or changed, then exit")
     idx.add_argument(
@@ -98,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("status", help="what the index holds and which model runs where")
     st.add_argument("--json", action="store_true")
+    st.add_argument(
+        "--all-errors", action="store_true", help="list every file that could not be indexed"
+    )
 
     ocr = sub.add_parser("ocr", help="read text in photos and scans (on by default), or not")
     ocr.add_argument(
@@ -133,17 +169,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class _Bar:
-    """A tqdm progress bar on stderr (silent when stderr is not a terminal)."""
+    """A tqdm progress bar on stderr (silent when stderr is not a terminal).
+
+    Each indexing run starts its own clock: ``watch`` sits idle between runs, and that time must
+    not count in the rate or the estimate. Messages go above the bar, never glued to it.
+    """
 
     def __init__(self, desc: str) -> None:
         from tqdm import tqdm
 
         self.desc = desc
         self.bar = tqdm(total=0, desc=desc, unit="file", disable=None, file=sys.stderr)
+        self._running = False
 
     def __call__(self, p: Any) -> None:
         if self.bar.disable:
             return
+        if not self._running or p.done < self.bar.n:  # a new run: reset the clock
+            self.bar.reset(total=p.total)
+            self._running = True
         self.bar.set_description(
             "reading text" if getattr(p, "stage", "index") == "text" else self.desc, refresh=False
         )
@@ -151,9 +195,21 @@ class _Bar:
         self.bar.n = p.done
         self.bar.set_postfix(errors=p.errors, refresh=False)
         self.bar.refresh()
+        if p.done >= p.total:
+            self._running = False
+
+    def write(self, text: str) -> None:
+        if self.bar.disable:
+            print(text, file=sys.stderr)
+        else:
+            self.bar.write(text, file=self.bar.fp)
 
     def close(self) -> None:
         self.bar.close()
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _cancel_on_sigint(event: threading.Event) -> None:
@@ -173,8 +229,13 @@ def _cmd_folders(lib: Any, args: argparse.Namespace) -> int:
         for folder in lib.add_folders(args.paths):
             print(f"watching {display(folder.path)}")
     elif args.action == "remove":
-        dropped = lib.remove_folders(args.paths)
-        print(f"removed; {dropped} files forgotten")
+        dropped = lib.remove_folders([os.path.abspath(p) for p in args.paths])
+        print(f"removed; {_plural(dropped, 'file')} forgotten")
+    elif args.action == "follow-links":
+        if args.state is not None:
+            lib.set_rules(follow_links=args.state == "on")
+        state = "followed" if lib.rules().follow_links else "not followed"
+        print(f"symbolic links that lead out of a watched folder are {state}")
     else:
         for folder in lib.folders():
             note = "" if folder.status == "ok" else f"  ({folder.status}: {folder.error})"
@@ -204,13 +265,17 @@ def _cmd_index(lib: Any, args: argparse.Namespace) -> int:
     c, r = report.changes, report.run
     print(
         f"{c.added} new, {c.changed} changed, {c.moved} moved, {c.removed} removed; "
-        f"{r.embedded} embedded, {r.duplicates} copies, {r.unchanged} unchanged, "
-        f"{r.errors} errors" + (", cancelled" if r.cancelled else "")
+        f"{r.embedded} embedded, {_plural(r.duplicates, 'copy').replace('copys', 'copies')}, "
+        f"{r.unchanged} unchanged, {_plural(r.errors, 'error')}"
+        + (", cancelled" if r.cancelled else "")
     )
     for path, problem in report.problems:
         print(f"warning: {display(path)}: {problem}", file=sys.stderr)
     if r.busy:
-        print(f"warning: {r.busy} files kept changing and were left for later", file=sys.stderr)
+        print(
+            f"warning: {_plural(r.busy, 'file')} kept changing and were left for later",
+            file=sys.stderr,
+        )
     return 130 if r.cancelled else 0
 
 
@@ -222,10 +287,7 @@ def _cmd_watch(lib: Any, args: argparse.Namespace) -> int:
     bar = _Bar("indexing")
 
     def changed(c: Any) -> None:
-        print(
-            f"{c.added} new, {c.changed} changed, {c.moved} moved, {c.removed} removed",
-            file=sys.stderr,
-        )
+        bar.write(f"{c.added} new, {c.changed} changed, {c.moved} moved, {c.removed} removed")
 
     print("watching; press Ctrl+C to stop", file=sys.stderr)
     try:
@@ -238,13 +300,9 @@ def _cmd_watch(lib: Any, args: argparse.Namespace) -> int:
 def _cmd_search(lib: Any, args: argparse.Namespace) -> int:
     from .search import Query, parse_date
 
+    validate.search_args(args, [f.path for f in lib.folders()])
     images = args.image or []
     not_images = args.not_images or []
-    if not args.text.strip() and not images:
-        raise LanternaError("nothing to search for", "give a TEXT, an --image FILE, or both")
-    for image in (*images, *not_images):
-        if not os.path.isfile(image):
-            raise LanternaError(f"no such image: {image}")
     query = Query(
         text=args.text,
         images=tuple(images),
@@ -258,9 +316,12 @@ def _cmd_search(lib: Any, args: argparse.Namespace) -> int:
         show_all=args.show_all,
         meaning_only=args.meaning_only,
     )
-    results = lib.search(query)
+    try:
+        results = lib.search(query)
+    except DecodeError as exc:
+        raise validate.name_the_image(exc, [*images, *not_images], lib) from exc
     if args.json:
-        print(json.dumps([r.as_json() for r in results], ensure_ascii=False))
+        print(json_text([{**r.as_json(), "path": r.path} for r in results]))
         return 0
     if not results:
         hint = "" if args.show_all else " (--all shows the nearest anyway)"
@@ -274,31 +335,42 @@ def _cmd_search(lib: Any, args: argparse.Namespace) -> int:
         print(f"{r.match:4.2f} {r.strength:<6}  {display(r.path)}{where}  [{r.how}]")
         if r.source == "ocr" and r.line:
             place = "in the image" if r.kind == "image" else f"on scanned page {r.item}"
-            print(f"      text {place}: “{r.line}”")
+            print(f"      text {place}: “{display(r.line)}”")
         elif r.snippet:
             snippet = " ".join(r.snippet.split())
-            print(f"      {snippet[:160]}")
+            print(f"      {display(snippet[:160])}")
     return 0
 
 
 def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
     info = lib.status()
-    if args.json:
-        print(json.dumps(info, ensure_ascii=False, indent=2))
-        return 0
     f = info["files"]
-    print(f"index      {info['index']} ({info['db_bytes'] / 1e6:.1f} MB)")
-    print(f"files      {f['indexed']} indexed, {f['pending']} pending, {f['error']} errors")
+    if args.all_errors:
+        info["errors"] = [
+            {"path": r.path, "error": r.error} for r in lib.store.errors(max(1, f["error"]))
+        ]
+    if args.json:
+        print(json_text(info, indent=2))
+        return 0
+    print(f"index      {display(info['index'])} ({info['db_bytes'] / 1e6:.1f} MB)")
+    print(
+        f"files      {f['indexed']} indexed, {f['pending']} pending, {_plural(f['error'], 'error')}"
+    )
     print(f"vectors    {info['vectors']} × {info['dims']} dims")
     if info["model"]:
         m = info["model"]
-        print(f"model      {m['id']} {m['revision']} ({m['licence']}) in {info['model_dir']}")
+        print(
+            f"model      {display(m['id'])} {display(m['revision'])} ({display(m['licence'])}) "
+            f"in {display(info['model_dir'])}"
+        )
         print(
             f"provider   {info['provider']}"
             + (f" — {info['provider_note']}" if info.get("provider_note") else "")
         )
     else:
         print(f"model      {info['model_error']}")
+        if info.get("model_hint"):
+            print(f"           hint: {info['model_hint']}")
     o = info["ocr"]
     if o["unavailable"]:
         print(f"text       not read: {o['unavailable']}")
@@ -312,9 +384,16 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
         )
     for folder in info["folders"]:
         note = "" if folder["status"] == "ok" else f" ({folder['status']})"
-        print(f"folder     {folder['path']}{note}")
+        print(f"folder     {display(folder['path'])}{note}")
+    if f["error"] > len(info["errors"]):
+        print(
+            f"errors     {f['error']} files could not be indexed; the first "
+            f"{len(info['errors'])} follow (`lanterna status --all-errors` lists them all)"
+        )
+    elif f["error"]:
+        print(f"errors     {_plural(f['error'], 'file')} could not be indexed:")
     for err in info["errors"]:
-        print(f"error      {err['path']}: {err['error']}")
+        print(f"error      {display(err['path'])}: {display(err['error'] or '')}")
     return 0
 
 
@@ -359,9 +438,71 @@ def answer(lib: Any, argv: Sequence[str]) -> tuple[int, str, str]:
         except SystemExit as exc:  # argparse's own message is in err
             rc = exc.code if isinstance(exc.code, int) else 2
         except LanternaError as exc:
-            print(f"lanterna: {exc.one_line()}", file=sys.stderr)
-            rc = 1
+            rc = print_error(exc)
     return rc, out.getvalue(), err.getvalue()
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    if args.command == "folders":
+        if args.action == "follow-links" and args.state is None:
+            return "folders list"  # only reads
+        return f"folders {args.action}"
+    if args.command == "ocr" and args.state is None:
+        return "ocr show"
+    return str(args.command)
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """What can be checked before the index is opened or the model loaded."""
+    if args.model is not None:
+        validate.path_text(args.model, "--model")
+    if args.command == "folders" and args.action == "add":
+        args.paths = validate.folder_args(args.paths)
+    elif args.command == "folders" and args.action == "remove":
+        args.paths = [validate.path_text(p, "PATH") for p in args.paths]
+    elif args.command == "index" and args.paths:
+        args.paths = validate.folder_args(args.paths)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from . import paths
+
+    _check_arguments(args)
+    data = paths.data_dir(args.data_dir)
+    if args.command == "bench":  # builds its own temporary indexes; the toy model by default
+        from .bench import run as run_bench
+
+        model = Path(args.model) if args.model else None
+        run_bench(
+            args.quick,
+            model,
+            args.json,
+            device=args.device,
+            only=args.only,
+            variants=[Path(v) for v in args.variants],
+        )
+        return 0
+    if args.command == "model":  # needs no index or working model: it is how one gets one
+        from onnx_models.cli import run_model_command
+
+        validate.data_folder(args.data_dir, data, create=False, need_index=False)
+        return run_model_command(args, data, paths.model_dir(args.model, data), args.device)
+    from .library import Library
+
+    command = _command_name(args)
+    reading = command in validate.READ_COMMANDS
+    folder = validate.data_folder(args.data_dir, data, create=not reading, need_index=reading)
+    if not reading:
+        validate.read_only_refused(folder, command)
+    with Library(data, args.model, device=args.device, readonly=folder.readonly) as lib:
+        if lib.store.recovered is not None:
+            print(
+                f"lanterna: the index was damaged; a copy is kept at "
+                f"{display(lib.store.recovered)} and a new index was started "
+                "(run `lanterna index` to fill it)",
+                file=sys.stderr,
+            )
+        return COMMANDS[args.command](lib, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -376,52 +517,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if args.command == "bench":  # builds its own temporary indexes; the toy model by default
-        from pathlib import Path
-
-        from .bench import run as run_bench
-
-        model = Path(args.model) if args.model else None
-        try:
-            run_bench(
-                args.quick,
-                model,
-                args.json,
-                device=args.device,
-                only=args.only,
-                variants=[Path(v) for v in args.variants],
-            )
-        except LanternaError as exc:
-            print(f"lanterna: {exc.one_line()}", file=sys.stderr)
-            return 1
-        return 0
-    if args.command == "model":  # needs no index or working model: it is how one gets one
-        from onnx_models.cli import run_model_command
-
-        from .paths import data_dir, model_dir
-
-        data = data_dir(args.data_dir)
-        return run_model_command(args, data, model_dir(args.model, data), args.device)
-    from .library import Library
-
     try:
-        with Library(args.data_dir, args.model, device=args.device) as lib:
-            if lib.store.recovered is not None:
-                print(
-                    f"lanterna: the index was damaged; a copy is kept at "
-                    f"{display(lib.store.recovered)} and a new index was started "
-                    "(run `lanterna index` to fill it)",
-                    file=sys.stderr,
-                )
-            return COMMANDS[args.command](lib, args)
+        return _run(args)
     except LanternaError as exc:
-        print(f"lanterna: {exc.one_line()}", file=sys.stderr)
-        return 1
+        return print_error(exc)
     except KeyboardInterrupt:
         print("lanterna: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # one the engine did not foresee: still one line, naming the file
+        where = f"{display(os.fsdecode(exc.filename))}: " if exc.filename else ""
+        print(f"lanterna: {where}{validate.os_problem(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(
+            f"lanterna: unexpected error: {type(exc).__name__}: {display(str(exc))}",
+            file=sys.stderr,
+        )
+        print(
+            "hint: this is a bug; run again with --verbose to see where it happened",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -21,8 +22,10 @@ from typing import Any
 import apsw
 import sqlite_vec
 
+from . import fts
 from .errors import IndexError_
 from .migrations import LATEST, MIGRATIONS
+from .paths import display
 
 log = logging.getLogger(__name__)
 
@@ -30,27 +33,45 @@ BUSY_TIMEOUT_MS = 10_000
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
-    """Open a connection with the index's pragmas and sqlite-vec loaded."""
+    """Open a connection with the index's pragmas and sqlite-vec loaded.
+
+    ``readonly`` opens an index whose folder cannot be written (a read-only mount, a locked
+    folder): where SQLite cannot make the WAL's shared-memory file beside it, the file is opened
+    as immutable, which is what it is while nobody can write there.
+    """
+    try:
+        conn = _open(str(path), readonly)
+        if readonly:
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            except apsw.CantOpenError:
+                conn.close()
+                uri = "file:" + urllib.parse.quote(os.path.abspath(str(path))) + "?immutable=1"
+                conn = _open(uri, readonly, uri=True)
+        if not readonly:
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        fts.register(conn)  # the keyword index's tokenizer: every connection needs it
+    except apsw.Error as exc:
+        raise IndexError_(
+            f"cannot open the index {display(path)}: {exc}",
+            "check the data folder's permissions and free space",
+        ) from exc
+    return conn
+
+
+def _open(name: str, readonly: bool, uri: bool = False) -> apsw.Connection:
     flags = (
         apsw.SQLITE_OPEN_READONLY
         if readonly
         else (apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE)
     )
-    try:
-        conn = apsw.Connection(str(path), flags=flags)
-        conn.setbusytimeout(BUSY_TIMEOUT_MS)
-        conn.enable_load_extension(True)
-        conn.load_extension(sqlite_vec.loadable_path())
-        conn.enable_load_extension(False)
-        if not readonly:
-            conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-    except apsw.Error as exc:
-        raise IndexError_(
-            f"cannot open the index {path}: {exc}",
-            "check the data folder's permissions and free space",
-        ) from exc
+    conn = apsw.Connection(name, flags=flags | (apsw.SQLITE_OPEN_URI if uri else 0))
+    conn.setbusytimeout(BUSY_TIMEOUT_MS)
+    conn.enable_load_extension(True)
+    conn.load_extension(sqlite_vec.loadable_path())
+    conn.enable_load_extension(False)
     return conn
 
 
@@ -121,12 +142,18 @@ def _due_for_check(conn: apsw.Connection) -> bool:
     return time.time() - float(stamp) > CHECK_EVERY_S
 
 
-def open_index(path: Path, *, check: bool | None = None) -> tuple[apsw.Connection, Path | None]:
+def open_index(
+    path: Path, *, check: bool | None = None, readonly: bool = False
+) -> tuple[apsw.Connection, Path | None]:
     """Open (creating if needed) and migrate the index.
 
     A damaged file is moved aside (kept for the user) and a new index started; the second value
     says where the damaged copy went. ``check=None`` runs SQLite's quick_check once a week.
+    ``readonly`` opens an existing index as it is, for searching: nothing is created, migrated,
+    checked or repaired.
     """
+    if readonly:
+        return _open_readonly(path), None
     path.parent.mkdir(parents=True, exist_ok=True)
     conn: apsw.Connection | None = None
     problem: str | None = None
@@ -156,9 +183,29 @@ def open_index(path: Path, *, check: bool | None = None) -> tuple[apsw.Connectio
         conn = connect(path)
     assert conn is not None
     migrate(conn)
+    fts.refresh(conn)
     if kept is not None:
         _salvage(kept, conn)
     return conn, kept
+
+
+def _open_readonly(path: Path) -> apsw.Connection:
+    conn = connect(path, readonly=True)
+    try:
+        version = user_version(conn)
+    except apsw.Error as exc:
+        conn.close()
+        raise IndexError_(f"cannot read the index {display(path)}: {exc}") from exc
+    if version != LATEST:
+        conn.close()
+        newer = version > LATEST
+        raise IndexError_(
+            f"the index {display(path)} is read-only and was made by "
+            f"{'a newer' if newer else 'an older'} Lanterna (schema {version}, this one knows "
+            f"{LATEST}), so it cannot be {'read' if newer else 'upgraded'} here",
+            "update Lanterna" if newer else "open it once where its folder can be written",
+        )
+    return conn
 
 
 def _salvage(damaged: Path, fresh: apsw.Connection) -> None:

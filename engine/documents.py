@@ -1,17 +1,18 @@
 """Reading documents: text per page and, for PDFs, a render of each page.
 
-Formats: PDF (pypdfium2, Apache-2.0/BSD: fine for an app we ship, unlike PyMuPDF's AGPL), plain
-text and Markdown, HTML, DOCX, ODT, PPTX and EPUB (the Office and e-book formats are ZIP files of
-XML, read with the standard library). PDFium is not thread-safe and a hostile PDF can make it hang
-or eat memory, so PDFs are read in a separate worker process with a memory cap and a time limit
-per batch of pages; a worker that overruns is killed and the file recorded as an error.
+PDFs are read with pypdfium2 (Apache-2.0/BSD: fine for an app we ship, unlike PyMuPDF's AGPL);
+every other format with the readers in engine.formats. PDFium is not thread-safe and a hostile
+file can make any parser hang or eat memory, so all documents are read in a separate worker
+process with a memory cap and a time limit per request; a worker that overruns is killed and
+the file recorded as an error.
 
 Pages come out as a stream, a few at a time, so a 2 000-page PDF never sits in memory at once.
+One page that PDFium cannot read costs that page only.
 """
 
 from __future__ import annotations
 
-import html.parser
+import ctypes
 import logging
 import multiprocessing as mp
 import os
@@ -20,29 +21,42 @@ import threading
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
 
 from PIL import Image
 
+from . import formats
 from .errors import DecodeError, FileVanishedError
+from .formats import MAX_MEMBER_BYTES, MAX_RATIO, MAX_TEXT_BYTES, MAX_ZIP_BYTES, html_text
+
+__all__ = [
+    "DOCUMENT_EXTENSIONS",
+    "MAX_MEMBER_BYTES",
+    "MAX_RATIO",
+    "MAX_TEXT_BYTES",
+    "MAX_ZIP_BYTES",
+    "Page",
+    "close_worker",
+    "html_text",
+    "is_document",
+    "pages",
+    "pdf_text",
+    "render_page",
+]
 
 log = logging.getLogger(__name__)
 
-PDF = {".pdf"}
-TEXT = {".txt", ".md", ".markdown", ".rst", ".text"}
-HTML = {".html", ".htm", ".xhtml"}
-OFFICE = {".docx", ".odt", ".pptx", ".epub"}
-DOCUMENT_EXTENSIONS = frozenset(PDF | TEXT | HTML | OFFICE)
-
-MAX_TEXT_BYTES = 50 * 1024 * 1024  # a plain-text file larger than this is read in part
-MAX_MEMBER_BYTES = 200 * 1024 * 1024  # one member of a ZIP-based document
-MAX_ZIP_BYTES = 500 * 1024 * 1024  # all members together (ZIP bombs claim far more)
-MAX_RATIO = 200  # uncompressed ÷ compressed beyond which a member is treated as a bomb
+PDF = formats.PDF
+DOCUMENT_EXTENSIONS = frozenset(PDF | set(formats._READERS))
 PDF_CHUNK = 8  # pages per request to the worker
-PDF_TIMEOUT_S = 60.0  # per chunk of pages
+TEXT_CHUNK = 16  # pages of other formats per request
+PDF_TIMEOUT_S = 60.0  # per request (a chunk of pages)
 WORKER_MEMORY = 3 * 1024**3
+MAX_ANNOTATIONS = 1000  # per page
 
 
 @dataclass
@@ -50,288 +64,100 @@ class Page:
     number: int  # from 1
     text: str
     image: Image.Image | None = None  # a render (PDF pages), None for text-only formats
+    problem: str | None = None  # what could not be read of this page, if anything
 
 
 def is_document(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in DOCUMENT_EXTENSIONS
+    """Whether Lanterna reads this file's content (by its name: ``a.pdf``, ``notes.txt.gz``)."""
+    return formats.readable(os.path.basename(path))
 
 
 def pages(
     path: str, render_px: int, cancelled: Callable[[], bool] = lambda: False
 ) -> Iterator[Page]:
     """The pages of a document, in order; raises DecodeError for an unreadable one."""
-    ext = os.path.splitext(path)[1].lower()
+    ext, compression = formats.split_ext(os.path.basename(path))
     try:
-        if ext in PDF:
-            yield from _pdf_pages(path, render_px, cancelled)
-        elif ext in TEXT:
-            yield Page(1, _read_text(path))
-        elif ext in HTML:
-            yield Page(1, html_text(_decode(_read_capped(path, MAX_TEXT_BYTES))))
-        elif ext == ".docx":
-            yield from _docx_pages(path)
-        elif ext == ".odt":
-            yield from _odt_pages(path)
-        elif ext == ".pptx":
-            yield from _pptx_pages(path)
-        elif ext == ".epub":
-            yield from _epub_pages(path)
-        else:
+        if not is_document(path):
             raise DecodeError(f"not a document format Lanterna reads ({ext or 'no extension'})")
+        if os.path.getsize(path) == 0:
+            raise DecodeError("empty file (0 bytes)")
+        if ext in PDF and not compression:
+            yield from _pdf_pages(path, render_px, cancelled)
+        else:
+            yield from _other_pages(path, cancelled)
     except FileNotFoundError as exc:
         raise FileVanishedError("the file vanished while being read") from exc
     except PermissionError as exc:
         raise DecodeError("permission denied") from exc
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError) as exc:
-        raise DecodeError(f"damaged document: {exc}") from exc
-    except ET.ParseError as exc:
-        raise DecodeError(f"damaged document (bad XML): {exc}") from exc
-    except MemoryError as exc:
-        raise DecodeError("document too large to read") from exc
+    except DecodeError:
+        if not os.path.lexists(path):
+            raise FileVanishedError("the file vanished while being read") from None
+        raise
     except OSError as exc:
         raise DecodeError(f"cannot read: {exc.strerror or exc}") from exc
-    except DecodeError:
-        raise
-    except Exception as exc:  # zlib, zipfile and parser errors of damaged files
-        raise DecodeError(f"damaged document: {type(exc).__name__}: {exc}") from exc
 
 
-# -- plain text and HTML ----------------------------------------------------------------------
+def _other_pages(path: str, cancelled: Callable[[], bool]) -> Iterator[Page]:
+    found, done = _worker.call("extract", path, TEXT_CHUNK)
+    while True:
+        for number, text in found:
+            yield Page(number, text)
+        if done or cancelled():
+            if not done:
+                _worker.call("forget", path)
+            return
+        found, done = _worker.call("more", path, TEXT_CHUNK)
 
 
-def _read_capped(path: str, limit: int) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read(limit)
+def _pdf_pages(path: str, render_px: int, cancelled: Callable[[], bool]) -> Iterator[Page]:
+    total = int(_worker.call("open", path))
+    for start in range(0, total, PDF_CHUNK):
+        if cancelled():
+            return
+        chunk = _worker.call("pages", path, (start, PDF_CHUNK, render_px))
+        for number, text, size, raw, problem in chunk:
+            if problem:
+                log.warning("%s, page %d: %s", path, number, problem)
+            image = Image.frombytes("RGB", size, raw) if raw is not None else None
+            yield Page(number, text, image, problem)
 
 
-def _decode(data: bytes) -> str:
-    if not data:
-        raise DecodeError("empty file (0 bytes)")
-    for encoding in (
-        ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",)
-    ):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("cp1252", errors="replace")
+def render_page(path: str, page: int, max_side: int) -> Image.Image:
+    """A picture of one page of a PDF (from 1), for previews and thumbnails."""
+    if os.path.splitext(path)[1].lower() not in PDF:
+        raise DecodeError("only PDF pages can be rendered")
+    try:
+        size, raw = _worker.call("render", path, (page, max_side))
+    except FileNotFoundError as exc:
+        raise FileVanishedError("the file vanished") from exc
+    return Image.frombytes("RGB", size, raw)
 
 
-def _read_text(path: str) -> str:
-    return _decode(_read_capped(path, MAX_TEXT_BYTES))
+# -- cleaner text -----------------------------------------------------------------------------
+
+# PDFium turns a hyphen it takes for a line-end hyphenation into U+FFFE (older builds U+0002)
+# and drops the line break; a soft hyphen U+00AD means the same.
+_SOFT = re.compile(r"[\ufffe\u0002\u00ad][ \t]*(?:\r\n|\r|\n)?[ \t]*(.?)", re.S)
+_HARD_BREAK = re.compile(r"([^\W\d_])-[ \t]*\r?\n[ \t]*([^\W\d_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\ufeff\uffff]")
 
 
-class _HTMLText(html.parser.HTMLParser):
-    SKIP = frozenset({"script", "style", "noscript", "template", "svg", "head"})
-    BREAK = frozenset(
-        {
-            "p",
-            "div",
-            "br",
-            "li",
-            "tr",
-            "h1",
-            "h2",
-            "h3",
-            "h4",
-            "h5",
-            "h6",
-            "section",
-            "article",
-            "title",
-            "td",
-            "th",
-            "blockquote",
-            "pre",
-        }
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title: list[str] = []
-        self._skip = 0
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag in self.SKIP:
-            self._skip += 1
-        if tag in self.BREAK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        elif tag in self.SKIP and self._skip:
-            self._skip -= 1
-        if tag in self.BREAK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title.append(data)
-        elif not self._skip:
-            self.parts.append(data)
+def _join_soft(m: re.Match[str]) -> str:
+    nxt = m.group(1)
+    if not nxt or nxt.islower():
+        return nxt  # "Prop￾erty" → "Property"
+    return "-" + nxt  # before a capital or a digit it was a real hyphen: "Jean-Paul", "A-4"
 
 
-def html_text(markup: str) -> str:
-    parser = _HTMLText()
-    parser.feed(markup)
-    parser.close()
-    title = " ".join(t.strip() for t in parser.title if t.strip())
-    body = _tidy("".join(parser.parts))
-    return f"{title}\n{body}" if title and title not in body[: len(title) + 10] else body
+def clean_pdf_text(text: str) -> str:
+    """Words split at line ends joined again, PDFium's markers and control codes removed."""
+    text = _SOFT.sub(_join_soft, text)
+    text = _HARD_BREAK.sub(lambda m: m[1] + m[2] if m[2].islower() else m[0], text)
+    return formats.tidy(_CONTROL.sub("", text))
 
 
-def _tidy(text: str) -> str:
-    text = re.sub(r"[ \t\r\f\v]+", " ", text)
-    text = re.sub(r"\n\s*\n+", "\n\n", text)
-    return text.strip()
-
-
-# -- ZIP-based formats ------------------------------------------------------------------------
-
-
-class _SafeZip:
-    """A ZIP reader that refuses bombs: members too large, too compressed, or too many bytes."""
-
-    def __init__(self, path: str) -> None:
-        self.zf = zipfile.ZipFile(path)
-        total = sum(i.file_size for i in self.zf.infolist())
-        if total > MAX_ZIP_BYTES:
-            self.zf.close()
-            raise DecodeError(f"document too large once unpacked ({total // 2**20} MB)")
-
-    def names(self) -> list[str]:
-        return self.zf.namelist()
-
-    def read(self, name: str) -> bytes:
-        info = self.zf.getinfo(name)
-        if info.file_size > MAX_MEMBER_BYTES or (
-            info.compress_size
-            and info.file_size / info.compress_size > MAX_RATIO
-            and info.file_size > 10 * 2**20
-        ):
-            raise DecodeError(f"refused a suspicious member {name} (a ZIP bomb?)")
-        with self.zf.open(info) as fh:
-            data = fh.read(MAX_MEMBER_BYTES + 1)
-        if len(data) > MAX_MEMBER_BYTES:
-            raise DecodeError(f"refused a suspicious member {name} (a ZIP bomb?)")
-        return data
-
-    def close(self) -> None:
-        self.zf.close()
-
-    def __enter__(self) -> _SafeZip:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _docx_pages(path: str) -> Iterator[Page]:
-    """Word: paragraphs in order; a page ends at an explicit or last-rendered page break."""
-    with _SafeZip(path) as z:
-        root = ET.fromstring(z.read("word/document.xml"))
-    number, current, para = 1, list[str](), list[str]()
-    for el in root.iter():
-        tag = _local(el.tag)
-        if tag == "t" and el.text:
-            para.append(el.text)
-        elif tag == "tab":
-            para.append("\t")
-        elif (
-            tag == "br" and any(_local(k) == "type" and v == "page" for k, v in el.attrib.items())
-        ) or tag == "lastRenderedPageBreak":
-            current.append("".join(para))
-            para = []
-            if "".join(current).strip():
-                yield Page(number, _tidy("\n".join(current)))
-                number += 1
-                current = []
-        elif tag == "p" and para:
-            # ElementTree yields the <p> before its children: close the previous paragraph.
-            current.append("".join(para))
-            para = []
-    current.append("".join(para))
-    if "".join(current).strip() or number == 1:
-        yield Page(number, _tidy("\n".join(current)))
-
-
-def _odt_pages(path: str) -> Iterator[Page]:
-    """OpenDocument text: paragraphs and headings; LibreOffice marks page ends as soft breaks."""
-    with _SafeZip(path) as z:
-        root = ET.fromstring(z.read("content.xml"))
-    number, current = 1, list[str]()
-    for el in root.iter():
-        tag = _local(el.tag)
-        if tag == "soft-page-break" and "".join(current).strip():
-            yield Page(number, _tidy("\n".join(current)))
-            number, current = number + 1, []
-        elif tag in ("p", "h"):
-            current.append("".join(el.itertext()))
-    if "".join(current).strip() or number == 1:
-        yield Page(number, _tidy("\n".join(current)))
-
-
-def _pptx_pages(path: str) -> Iterator[Page]:
-    """PowerPoint: one page per slide, in slide order, with the speaker notes."""
-    with _SafeZip(path) as z:
-        names = z.names()
-        slides = sorted(
-            (n for n in names if re.fullmatch(r"ppt/slides/slide\d+\.xml", n)),
-            key=lambda n: int(re.findall(r"\d+", n)[-1]),
-        )
-        for index, name in enumerate(slides, start=1):
-            root = ET.fromstring(z.read(name))
-            texts = ["".join(p.itertext()) for p in root.iter() if _local(p.tag) == "p"]
-            notes = name.replace("slides/slide", "notesSlides/notesSlide")
-            if notes in names:
-                nroot = ET.fromstring(z.read(notes))
-                texts += ["".join(p.itertext()) for p in nroot.iter() if _local(p.tag) == "p"]
-            yield Page(index, _tidy("\n".join(texts)))
-
-
-def _epub_pages(path: str) -> Iterator[Page]:
-    """EPUB: one page per spine document (usually a chapter), in reading order."""
-    with _SafeZip(path) as z:
-        container = ET.fromstring(z.read("META-INF/container.xml"))
-        rootfile = next(
-            (el.attrib["full-path"] for el in container.iter() if _local(el.tag) == "rootfile"),
-            None,
-        )
-        if rootfile is None:
-            raise DecodeError("damaged EPUB: no package document")
-        opf = ET.fromstring(z.read(rootfile))
-        base = os.path.dirname(rootfile)
-        manifest = {
-            el.attrib.get("id"): el.attrib.get("href", "")
-            for el in opf.iter()
-            if _local(el.tag) == "item"
-        }
-        spine = [el.attrib.get("idref") for el in opf.iter() if _local(el.tag) == "itemref"]
-        number = 0
-        for idref in spine:
-            href = manifest.get(idref)
-            if not href:
-                continue
-            member = os.path.normpath(os.path.join(base, href)).replace(os.sep, "/")
-            if member not in z.names():
-                continue
-            data = z.read(member)
-            text = html_text(_decode(data)) if data else ""
-            if text.strip():
-                number += 1
-                yield Page(number, text)
-
-
-# -- PDF, in a worker process -----------------------------------------------------------------
+# -- the worker process -----------------------------------------------------------------------
 
 
 def _limit_memory() -> None:
@@ -343,11 +169,200 @@ def _limit_memory() -> None:
         pass  # not on this platform: the time limit still applies
 
 
+_PDF_ERRORS = {
+    1: "damaged PDF (PDFium could not say why)",
+    2: "cannot open the file",
+    3: "damaged PDF or not a PDF at all",
+    4: "encrypted PDF (a password is needed)",
+    5: "PDF with an unsupported security scheme",
+    6: "damaged PDF (its pages cannot be found)",
+}
+
+
+def _load_pdf(source: str | bytes) -> Any:
+    """A PdfDocument, or a DecodeError saying what is wrong with the file.
+
+    Loaded through PDFium's own calls: pypdfium2 reports the *last* error PDFium recorded
+    when a file loads but has no pages, an error that belongs to an earlier file ("encrypted"
+    after a locked PDF, "PDFium: Success" otherwise).
+    """
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    if isinstance(source, bytes):
+        raw = pdfium_c.FPDF_LoadMemDocument64(source, len(source), None)
+    else:
+        if not os.path.isfile(source):
+            raise FileNotFoundError(source)
+        raw = pdfium_c.FPDF_LoadDocument(os.fsencode(source) + b"\0", None)
+    if not raw:
+        code = int(pdfium_c.FPDF_GetLastError())  # set by every failed load: this file's
+        raise DecodeError(_PDF_ERRORS.get(code, "damaged PDF (PDFium could not say why)"))
+    if pdfium_c.FPDF_GetPageCount(raw) < 1:
+        pdfium_c.FPDF_CloseDocument(raw)
+        raise DecodeError("damaged PDF: no page could be found in it")
+    doc = pdfium.PdfDocument(raw)
+    with suppress(pdfium.PdfiumError):  # a broken form costs the form fields only
+        doc.init_forms()
+    return doc
+
+
+def _wide(call: Callable[[Any, int], int]) -> str:
+    """A UTF-16 string from a PDFium call that takes (buffer, length) and returns the length."""
+    import pypdfium2.raw as pdfium_c
+
+    n = int(call(None, 0))
+    if n <= 2:
+        return ""
+    buffer = ctypes.create_string_buffer(n)
+    call(ctypes.cast(buffer, ctypes.POINTER(pdfium_c.FPDF_WCHAR)), n)
+    return buffer.raw[: n - 2].decode("utf-16-le", errors="replace")
+
+
+def _annotations(doc: Any, page: Any) -> list[str]:
+    """The text of a page's comments, notes and filled-in form fields."""
+    import pypdfium2.raw as pdfium_c
+
+    out: list[str] = []
+    form = doc.formenv
+    fields = {
+        pdfium_c.FPDF_FORMFIELD_TEXTFIELD,
+        pdfium_c.FPDF_FORMFIELD_COMBOBOX,
+        pdfium_c.FPDF_FORMFIELD_LISTBOX,
+    }
+    count = min(int(pdfium_c.FPDFPage_GetAnnotCount(page)), MAX_ANNOTATIONS)
+    for index in range(count):
+        annot = pdfium_c.FPDFPage_GetAnnot(page, index)
+        if not annot:
+            continue
+        try:
+            subtype = pdfium_c.FPDFAnnot_GetSubtype(annot)
+            if subtype == pdfium_c.FPDF_ANNOT_WIDGET:
+                if form is not None and pdfium_c.FPDFAnnot_GetFormFieldType(form, annot) in fields:
+                    out.append(_wide(partial(pdfium_c.FPDFAnnot_GetFormFieldValue, form, annot)))
+            elif subtype not in (pdfium_c.FPDF_ANNOT_LINK, pdfium_c.FPDF_ANNOT_POPUP):
+                out.append(_wide(partial(pdfium_c.FPDFAnnot_GetStringValue, annot, b"Contents")))
+        finally:
+            pdfium_c.FPDFPage_CloseAnnot(annot)
+    return [t.strip() for t in out if t.strip()]
+
+
+def _metadata(doc: Any) -> list[str]:
+    try:
+        meta = doc.get_metadata_dict(skip_empty=True)
+    except Exception:
+        return []
+    return [str(meta[k]) for k in ("Title", "Subject", "Author", "Keywords") if meta.get(k)]
+
+
+def _page_text(doc: Any, page: Any, number: int) -> str:
+    textpage = page.get_textpage()
+    try:
+        text = textpage.get_text_range()
+    finally:
+        textpage.close()
+    extra = _annotations(doc, page)
+    if number == 1:
+        extra += _metadata(doc)
+    return clean_pdf_text("\n\n".join([text, *extra]) if extra else text)
+
+
+def _read_pdf_page(doc: Any, index: int, render_px: int | None) -> tuple[Any, ...]:
+    """(number, text, size, raw RGB or None, problem or None) for one page."""
+    number = index + 1
+    try:
+        page = doc[index]
+    except Exception as exc:
+        return number, "", None, None, f"this page cannot be read ({_why(exc)})"
+    problems = []
+    text, size, raw = "", None, None
+    try:
+        try:
+            text = _page_text(doc, page, number)
+        except Exception as exc:
+            problems.append(f"its text cannot be read ({_why(exc)})")
+        if render_px:
+            try:
+                width, height = page.get_size()
+                bitmap = page.render(
+                    scale=render_px / max(width, height, 1), fill_color=(255, 255, 255, 255)
+                )
+                img = bitmap.to_pil().convert("RGB")
+                size, raw = img.size, img.tobytes()
+            except Exception as exc:
+                problems.append(f"it cannot be drawn ({_why(exc)})")
+    finally:
+        page.close()
+    return number, text, size, raw, "; ".join(problems) or None
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError):
+        return "too large for the memory limit"
+    return str(exc) or type(exc).__name__
+
+
+def pdf_text(data: bytes) -> formats.Pages:
+    """The text of a PDF held in memory (inside a ZIP, or compressed), page by page; for use
+    inside the worker process only (PDFium)."""
+    doc = _load_pdf(data)
+    try:
+        for index in range(len(doc)):
+            number, text, _, _, _ = _read_pdf_page(doc, index, None)
+            yield number, text
+    finally:
+        doc.close()
+
+
+def _describe(exc: BaseException, path: str) -> str:
+    """One line for what went wrong reading a non-PDF document."""
+    what = formats.label(formats.split_ext(os.path.basename(path))[0])
+    if isinstance(exc, FileNotFoundError):
+        return "the file vanished while being read"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, MemoryError):
+        return f"{what} too large to read (memory limit)"
+    if isinstance(exc, RecursionError):
+        return f"damaged {what}: nested too deeply"
+    if isinstance(exc, zipfile.BadZipFile | zipfile.LargeZipFile):
+        return f"damaged {what}: {exc}"
+    if isinstance(exc, ET.ParseError):
+        return f"damaged {what} (bad XML): {exc}"
+    if isinstance(exc, OSError):
+        return f"cannot read: {exc.strerror or exc}"
+    return f"damaged {what}: {type(exc).__name__}: {exc}"
+
+
+def _take(found: formats.Pages, count: int) -> tuple[list[tuple[int, str]], bool]:
+    out: list[tuple[int, str]] = []
+    size = 0
+    for item in found:
+        out.append(item)
+        size += len(item[1])
+        if len(out) >= count or size > MAX_TEXT_BYTES:
+            return out, False
+    return out, True
+
+
 def _worker_main(conn: Connection) -> None:
     _limit_memory()
-    import pypdfium2 as pdfium
+    import pypdfium2  # noqa: F401 - loaded once, before the first request
 
     docs: dict[str, Any] = {}
+    streams: dict[str, formats.Pages] = {}
+
+    def forget() -> None:
+        # one file at a time: nothing (PDFium documents, open readers) carries to the next
+        for doc in docs.values():
+            doc.close()
+        docs.clear()
+        for stream in streams.values():
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        streams.clear()
+
     while True:
         try:
             request = conn.recv()
@@ -358,54 +373,45 @@ def _worker_main(conn: Connection) -> None:
         op, path, args = request
         try:
             if op == "open":
-                for doc in docs.values():
-                    doc.close()
-                docs.clear()
-                try:
-                    doc = pdfium.PdfDocument(path)
-                except pdfium.PdfiumError as exc:
-                    message = str(exc)
-                    if "password" in message.lower():
-                        raise DecodeError("encrypted PDF (a password is needed)") from exc
-                    raise DecodeError(f"damaged PDF: {message}") from exc
+                forget()
+                doc = _load_pdf(path)
                 docs[path] = doc
                 conn.send(("ok", len(doc)))
             elif op == "render":
                 page_no, max_side = args
-                doc = docs.get(path) or pdfium.PdfDocument(path)
-                docs[path] = doc
+                if path not in docs:
+                    forget()
+                    docs[path] = _load_pdf(path)
+                doc = docs[path]
                 if not 1 <= page_no <= len(doc):
                     raise DecodeError(f"no page {page_no} (the document has {len(doc)})")
-                page = doc[page_no - 1]
-                width, height = page.get_size()
-                bitmap = page.render(
-                    scale=max_side / max(width, height, 1), fill_color=(255, 255, 255, 255)
-                )
-                img = bitmap.to_pil().convert("RGB")
-                page.close()
-                conn.send(("ok", (img.size, img.tobytes())))
+                _, _, size, raw, problem = _read_pdf_page(doc, page_no - 1, max_side)
+                if raw is None:
+                    raise DecodeError(f"page {page_no} cannot be drawn: {problem}")
+                conn.send(("ok", (size, raw)))
             elif op == "pages":
                 start, count, render_px = args
                 doc = docs[path]
-                out = []
-                for index in range(start, min(start + count, len(doc))):
-                    page = doc[index]
-                    textpage = page.get_textpage()
-                    text = textpage.get_text_range()
-                    width, height = page.get_size()
-                    scale = render_px / max(width, height, 1)
-                    bitmap = page.render(scale=scale, fill_color=(255, 255, 255, 255))
-                    img = bitmap.to_pil().convert("RGB")
-                    out.append((index + 1, text, img.size, img.tobytes()))
-                    textpage.close()
-                    page.close()
-                conn.send(("ok", out))
+                end = min(start + count, len(doc))
+                conn.send(("ok", [_read_pdf_page(doc, i, render_px) for i in range(start, end)]))
+            elif op == "extract":
+                forget()
+                streams[path] = formats.extract(path)
+                conn.send(("ok", _take(streams[path], args)))
+            elif op == "more":
+                chunk, done = _take(streams[path], args)
+                if done:
+                    forget()
+                conn.send(("ok", (chunk, done)))
+            elif op == "forget":
+                forget()
+                conn.send(("ok", None))
         except DecodeError as exc:
+            forget()
             conn.send(("error", exc.detail))
-        except MemoryError:
-            conn.send(("error", "PDF too large to read (memory limit)"))
-        except Exception as exc:  # pdfium's own errors, damaged objects
-            conn.send(("error", f"damaged PDF: {exc}"))
+        except Exception as exc:  # parsers' own errors on damaged files
+            forget()
+            conn.send(("error", _describe(exc, path)))
 
 
 class _PdfWorker:
@@ -468,25 +474,3 @@ _worker = _PdfWorker()
 
 def close_worker() -> None:
     _worker.close()
-
-
-def render_page(path: str, page: int, max_side: int) -> Image.Image:
-    """A picture of one page of a PDF (from 1), for previews and thumbnails."""
-    if os.path.splitext(path)[1].lower() not in PDF:
-        raise DecodeError("only PDF pages can be rendered")
-    try:
-        size, raw = _worker.call("render", path, (page, max_side))
-    except FileNotFoundError as exc:
-        raise FileVanishedError("the file vanished") from exc
-    return Image.frombytes("RGB", size, raw)
-
-
-def _pdf_pages(path: str, render_px: int, cancelled: Callable[[], bool]) -> Iterator[Page]:
-    if os.path.getsize(path) == 0:
-        raise DecodeError("empty file (0 bytes)")
-    total = int(_worker.call("open", path))
-    for start in range(0, total, PDF_CHUNK):
-        if cancelled():
-            return
-        for number, text, size, raw in _worker.call("pages", path, (start, PDF_CHUNK, render_px)):
-            yield Page(number, _tidy(text), Image.frombytes("RGB", size, raw))

@@ -41,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import ModelError
-from .model import STORED_DIMS, ModelFolder
+from .model import STORED_DIMS, ModelFolder, check_tokenizer, load_error
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -353,10 +353,7 @@ class Embedder:
                 str(path), sess_options=self._options(threads), providers=providers
             )
         except Exception as exc:
-            raise ModelError(
-                f"cannot load {path.name}: {exc}",
-                "the model folder may be damaged: download or import it again",
-            ) from exc
+            raise load_error(path, exc) from exc
 
     def _session(self, filename: str, tower: str) -> ort.InferenceSession:
         """The first candidate provider that starts (and, for the vision tower, is trusted)."""
@@ -474,6 +471,7 @@ class Embedder:
                     tok = Tokenizer.from_file(str(self.model.file(self.model.text.tokenizer)))
                 except Exception as exc:
                     raise ModelError(f"cannot read the tokenizer: {exc}") from exc
+                check_tokenizer(self.model, tok.get_vocab_size())
                 tok.no_padding()
                 tok.enable_truncation(self.model.text.max_tokens)
                 session = self._session(self.model.text.file, "text")

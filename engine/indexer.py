@@ -26,7 +26,7 @@ from .documents import pages
 from .embedder import Embedder
 from .errors import DecodeError, FileVanishedError
 from .preprocess import ImageInfo, pad_square, prepare, to_tensor
-from .scanner import DOCUMENT, bytes_hash, content_hash
+from .scanner import DOCUMENT, OTHER, bytes_hash, content_hash
 from .schedule import pending_newest_first
 from .store import FileRow, Indexed, ItemVector, Store
 
@@ -150,6 +150,8 @@ class Indexer:
 
     def _read(self, file: FileRow) -> _Outcome:
         path = file.path
+        if file.kind == OTHER:  # found by name only: nothing to read (normally never pending)
+            return _Unchanged(file, file.size, file.mtime_ns)
         try:
             before = os.stat(path)
             if not stat.S_ISREG(before.st_mode):

@@ -63,6 +63,7 @@ class Library:
         quiet: float = 1.0,
         batch_size: int | None = None,  # None: the provider's measured best (embedder.tuning_for)
         workers: int | None = None,
+        readonly: bool = False,
     ) -> None:
         self.data_dir = paths.data_dir(data_dir)
         self.model_dir = paths.model_dir(model_dir, self.data_dir)
@@ -70,7 +71,7 @@ class Library:
         self.quiet = quiet
         self.batch_size = batch_size
         self.workers = workers
-        self.store = Store(paths.index_path(self.data_dir))
+        self.store = Store(paths.index_path(self.data_dir), readonly=readonly)
         self._embedder: Embedder | None = None
         self._model_lock = threading.Lock()
         self._index_lock = threading.Lock()
@@ -150,7 +151,8 @@ class Library:
         for raw in folder_paths:
             path = normalise(raw)
             if not os.path.isdir(path):
-                raise ConfigError(f"{paths.display(path)} is not a folder")
+                what = "is not a folder" if os.path.lexists(path) else "does not exist"
+                raise ConfigError(f"{paths.display(path)} {what}")
             current = self.store.folders()
             parent = next(
                 (f for f in current if path.startswith(f.path.rstrip(os.sep) + os.sep)), None
@@ -183,15 +185,22 @@ class Library:
         return Rules(
             excludes=tuple(self.store.setting("excludes", list(DEFAULT_EXCLUDES))),
             include_hidden=bool(self.store.setting("include_hidden", False)),
+            private=(str(self.data_dir),),
+            follow_links=bool(self.store.setting("follow_links", False)),
         )
 
     def set_rules(
-        self, excludes: Iterable[str] | None = None, include_hidden: bool | None = None
+        self,
+        excludes: Iterable[str] | None = None,
+        include_hidden: bool | None = None,
+        follow_links: bool | None = None,
     ) -> None:
         if excludes is not None:
             self.store.set_setting("excludes", list(excludes))
         if include_hidden is not None:
             self.store.set_setting("include_hidden", include_hidden)
+        if follow_links is not None:
+            self.store.set_setting("follow_links", follow_links)
 
     def folder_for(self, path: str, folders: list[Folder] | None = None) -> Folder | None:
         """The watched folder a path lies in (the deepest one, should several nest)."""
@@ -503,16 +512,14 @@ class Library:
             "model_error": None,
             "folders": [
                 {
-                    "path": paths.display(f.path),
+                    "path": f.path,
                     "status": f.status,
                     "error": f.error,
                     "last_scan": f.last_scan,
                 }
                 for f in self.store.folders()
             ],
-            "errors": [
-                {"path": paths.display(r.path), "error": r.error} for r in self.store.errors(20)
-            ],
+            "errors": [{"path": r.path, "error": r.error} for r in self.store.errors(20)],
             "ocr": self._ocr_status(),
         }
         if load_model:
@@ -526,7 +533,8 @@ class Library:
                 info["provider"] = emb.provider
                 info["provider_note"] = emb.provider_note
             except ModelError as exc:
-                info["model_error"] = exc.one_line()
+                info["model_error"] = exc.message
+                info["model_hint"] = exc.hint
         return info
 
     def _ocr_status(self) -> dict[str, Any]:

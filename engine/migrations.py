@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import fts
+
 VECTOR_DIMS = 256
 
 
@@ -150,5 +152,56 @@ def _v5(conn: Any) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(conn: Any) -> None:
+    """Keyword search in every script: the FTS tables again, with engine.fts's tokenizer (words
+    inside CJK and Thai runs, stems in the passage's language) in place of unicode61."""
+    conn.execute(
+        """
+        DROP TRIGGER items_fts_insert;
+        DROP TRIGGER items_fts_delete;
+        DROP TRIGGER files_fts_insert;
+        DROP TRIGGER files_fts_delete;
+        DROP TRIGGER files_fts_rename;
+        DROP TABLE fts_text;
+        DROP TABLE fts_names;
+        """
+    )
+    _fts_tables(conn, text=f"{fts.TOKENIZER} stems", names=fts.TOKENIZER)
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES('fts_signature', ?) "
+        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+        (fts.signature(),),
+    )
+
+
+def _fts_tables(conn: Any, *, text: str, names: str) -> None:
+    conn.execute(
+        f"""
+        CREATE VIRTUAL TABLE fts_text USING fts5(
+            text, content='items', content_rowid='id', tokenize='{text}');
+        CREATE TRIGGER items_fts_insert AFTER INSERT ON items WHEN new.text IS NOT NULL BEGIN
+            INSERT INTO fts_text(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER items_fts_delete AFTER DELETE ON items WHEN old.text IS NOT NULL BEGIN
+            INSERT INTO fts_text(fts_text, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE VIRTUAL TABLE fts_names USING fts5(
+            name, content='files', content_rowid='id', tokenize='{names}');
+        CREATE TRIGGER files_fts_insert AFTER INSERT ON files BEGIN
+            INSERT INTO fts_names(rowid, name) VALUES (new.id, new.name);
+        END;
+        CREATE TRIGGER files_fts_delete AFTER DELETE ON files BEGIN
+            INSERT INTO fts_names(fts_names, rowid, name) VALUES ('delete', old.id, old.name);
+        END;
+        CREATE TRIGGER files_fts_rename AFTER UPDATE OF name ON files BEGIN
+            INSERT INTO fts_names(fts_names, rowid, name) VALUES ('delete', old.id, old.name);
+            INSERT INTO fts_names(rowid, name) VALUES (new.id, new.name);
+        END;
+        INSERT INTO fts_text(fts_text) VALUES ('rebuild');
+        INSERT INTO fts_names(fts_names) VALUES ('rebuild');
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 LATEST = len(MIGRATIONS)

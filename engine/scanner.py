@@ -7,6 +7,7 @@ appeared with the same size and content hash is a move, and the file keeps its v
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import logging
@@ -16,9 +17,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from .documents import DOCUMENT_EXTENSIONS
+from .documents import is_document
 from .preprocess import SUPPORTED_EXTENSIONS
-from .store import FileRow, Folder, Store
+from .store import NAME_ONLY, FileRow, Folder, Store
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +36,17 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 
 IMAGE = "image"
 DOCUMENT = "document"
+OTHER = NAME_ONLY  # found by its name only: Lanterna cannot read its content
 
 
 def kind_of(path: str) -> str | None:
-    """The kind of item a file becomes, or None for files Lanterna does not index."""
+    """The kind of item a file becomes; every file is at least found by its name."""
     ext = os.path.splitext(path)[1].lower()
     if ext in SUPPORTED_EXTENSIONS:
         return IMAGE
-    if ext in DOCUMENT_EXTENSIONS:
+    if is_document(path):
         return DOCUMENT
-    return None
+    return OTHER
 
 
 def content_hash(path: str | os.PathLike[str]) -> str:
@@ -69,6 +71,12 @@ class Rules:
 
     excludes: tuple[str, ...] = DEFAULT_EXCLUDES
     include_hidden: bool = False
+    # Lanterna's own folders (the index, models): never indexed, even inside a watched folder,
+    # or every write to the index would be a change to index.
+    private: tuple[str, ...] = ()
+    follow_links: bool = False
+    """Follow symbolic links that lead out of the watched folder (off: a link to / or /proc
+    would take in the whole file system)."""
 
     def skip_name(self, name: str) -> bool:
         if not self.include_hidden and name.startswith("."):
@@ -88,7 +96,17 @@ class Rules:
         if rel.startswith(".."):
             return True
         parts = PurePath(rel).parts
-        return any(self.skip_name(p) for p in parts) or self.skip_relative(rel)
+        if any(self.skip_name(p) for p in parts) or self.skip_relative(rel):
+            return True
+        if any(path == p or path.startswith(p.rstrip(os.sep) + os.sep) for p in self.private):
+            return True
+        return not self.follow_links and not _inside(os.path.realpath(path), root)
+
+
+def _inside(real: str, root: str) -> bool:
+    """Whether the resolved path ``real`` lies in the watched folder ``root``."""
+    base = os.path.realpath(root)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
 @dataclass
@@ -109,9 +127,17 @@ def _is_hidden_attr(entry: os.DirEntry[str]) -> bool:
     return bool(attrs & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 0))
 
 
+def _problem(exc: OSError) -> str:
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the path is longer than this system allows (PATH_MAX), so it is left out"
+    return exc.strerror or str(exc)
+
+
 def walk(root: str, rules: Rules, cancelled: Callable[[], bool] = lambda: False) -> ScanResult:
-    """All indexable files below ``root``, following symlinks without ever looping."""
+    """All indexable files below ``root``, following symlinks without ever looping; links that
+    lead out of ``root`` only when the rules say so (they are counted, as one problem)."""
     result = ScanResult()
+    left_out = 0
     visited: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -128,7 +154,7 @@ def walk(root: str, rules: Rules, cancelled: Callable[[], bool] = lambda: False)
                 listing = list(entries)
         except OSError as exc:
             result.unreadable.append(directory)
-            result.problems.append((directory, exc.strerror or str(exc)))
+            result.problems.append((directory, _problem(exc)))
             continue
         for entry in listing:
             name = entry.name
@@ -140,15 +166,31 @@ def walk(root: str, rules: Rules, cancelled: Callable[[], bool] = lambda: False)
                 rel = os.path.relpath(entry.path, root)
                 if rules.skip_relative(rel):
                     continue
+                if (
+                    not rules.follow_links
+                    and entry.is_symlink()
+                    and not _inside(os.path.realpath(entry.path), root)
+                ):
+                    left_out += 1
+                    continue
                 if entry.is_dir(follow_symlinks=True):
-                    stack.append(entry.path)
+                    if entry.path not in rules.private:
+                        stack.append(entry.path)
                 elif entry.is_file(follow_symlinks=True) and kind_of(name):
                     est = entry.stat(follow_symlinks=True)
                     result.files[entry.path] = Stat(est.st_size, est.st_mtime_ns)
-            except OSError as exc:  # vanished, broken symlink, permission
-                if not os.path.lexists(entry.path):
+            except OSError as exc:  # vanished, broken symlink, permission, too long
+                if exc.errno != errno.ENAMETOOLONG and not os.path.lexists(entry.path):
                     continue
-                result.problems.append((entry.path, exc.strerror or str(exc)))
+                result.problems.append((entry.path, _problem(exc)))
+    if left_out:
+        result.problems.append(
+            (
+                root,
+                f"{left_out} symbolic link{'s' if left_out != 1 else ''} leading out of this "
+                "folder not followed (`lanterna folders follow-links on` follows them)",
+            )
+        )
     return result
 
 

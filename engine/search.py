@@ -78,7 +78,7 @@ class Result:
     snippet: str | None
     taken: float | None
     match: float = 0.0  # calibrated, in [0, 1]; 0.5 is the cut-off
-    how: str = "image"  # "image", "text", "keyword" (a word of the text) or "name"
+    how: str = "image"  # "image", "text", "keyword" (a word of the text), "stem" or "name"
     weak: bool = False  # below the cut-off (only with show_all)
     spreads: float = 0.0  # how far the best item stands above unrelated items of its type
     source: str | None = None  # "ocr": matched text read from the picture (engine.ocrindex)
@@ -508,7 +508,11 @@ class Searcher:
         page, snippet, how, item_type = c.page, c.text, c.type, c.type
         exact = c.keyword is not None or c.name_hit is not None
         if c.keyword is not None:
-            page, snippet, how, item_type = c.keyword.page, c.keyword.snippet, "keyword", "text"
+            # "stem": only another form of the word ("tarpaulin" for "tarpaulins")
+            how = "stem" if getattr(c.keyword, "matched", "exact") == "stemmed" else "keyword"
+            page, snippet, item_type = c.keyword.page, c.keyword.snippet, "text"
+            if how == "stem" and c.name_hit is not None:
+                how, item_type, snippet = "name", "name", None
         elif c.name_hit is not None:
             how, item_type = "name", "name"
             snippet = None
@@ -531,7 +535,7 @@ class Searcher:
 
 
 def _order(r: Result) -> tuple[int, float, float, int]:
-    """Exact words first, then the calibrated match, then how far it stands out; the file id
-    breaks what ties remain the same way always."""
-    exact = r.how in ("keyword", "name")
-    return (0 if exact else 1, -r.match, -r.spreads, r.file_id)
+    """Exact words first (the forms as typed before other forms of them), then the calibrated
+    match, then how far it stands out; the file id breaks what ties remain the same way always."""
+    tier = {"keyword": 0, "name": 0, "stem": 1}.get(r.how, 2)
+    return (tier, -r.match, -r.spreads, r.file_id)

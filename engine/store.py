@@ -32,8 +32,13 @@ from .paths import display, from_bytes, to_bytes
 PENDING = "pending"
 INDEXED = "indexed"
 ERROR = "error"
+# engine.scanner's kind for files found by name only: nothing to read or embed, so they are
+# indexed as soon as they are seen.
+NAME_ONLY = "other"
 
 MAX_KNN = 4096  # sqlite-vec's limit on k
+SNIPPETS = 3  # highlighted fragments per keyword hit
+SNIPPET_TOKENS = 24
 # Below this, sqlite-vec's brute force is fast enough and loading a copy is not worth it.
 VINDEX_MIN_VECTORS = 20_000
 
@@ -106,6 +111,15 @@ class Hit:
 
 @dataclass(frozen=True)
 class KeywordHit:
+    """A passage (or a file name) that holds the query's words.
+
+    ``snippet`` is the passage's best fragment with the matched words in ``[brackets]``;
+    ``snippets`` holds up to SNIPPETS such fragments, best first. ``matched`` says how:
+    "exact" (the words as typed, diacritics and case aside), "stemmed" (only through another
+    form of a word: "tarpaulin" for "tarpaulins") or "name" (the file's name). ``rank`` is
+    FTS5's bm25 (lower is better); ``exact`` counts the query's exact phrases in the passage.
+    """
+
     file_id: int
     item_id: int | None
     page: int
@@ -113,6 +127,10 @@ class KeywordHit:
     path: str
     kind: str
     taken: float | None
+    matched: str = "exact"
+    snippets: tuple[str, ...] = ()
+    rank: float = 0.0
+    exact: int = 0
 
 
 _FILE_COLS = "id, folder_id, path, size, mtime_ns, hash, kind, status, error, taken, width, height"
@@ -156,9 +174,10 @@ def _placeholders(n: int) -> str:
 
 
 class Store:
-    def __init__(self, path: Path, *, check: bool | None = None) -> None:
+    def __init__(self, path: Path, *, check: bool | None = None, readonly: bool = False) -> None:
         self.path = path
-        self._writer, self.recovered = db.open_index(path, check=check)
+        self.readonly = readonly  # a folder that cannot be written: search and status only
+        self._writer, self.recovered = db.open_index(path, check=check, readonly=readonly)
         self._writer_lock = db.WriterLock(path)
         self._ops: list[tuple[str, tuple[Any, ...]]] = []
         self._vindex: vectorindex.VectorIndex | None = None
@@ -185,8 +204,9 @@ class Store:
                 for conn in self._readers:
                     conn.close()
                 self._readers.clear()
-            with suppress(apsw.Error):
-                self._writer.execute("PRAGMA optimize")
+            if not self.readonly:
+                with suppress(apsw.Error):
+                    self._writer.execute("PRAGMA optimize")
             self._writer.close()
             self._writer_lock.release()
 
@@ -195,7 +215,7 @@ class Store:
         if conn is None:
             if self._closed:
                 raise IndexError_("the index is closed")
-            conn = db.connect(self.path)
+            conn = db.connect(self.path, readonly=self.readonly)
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
@@ -206,6 +226,11 @@ class Store:
         with self._lock:
             if self._closed:
                 raise IndexError_("the index is closed")
+            if self.readonly:
+                raise IndexError_(
+                    f"the index {display(self.path)} is read-only (its folder cannot be written)",
+                    "search it here; update it where its folder can be written",
+                )
             self._writer_lock.acquire()
             self._ops = []
             try:
@@ -447,7 +472,7 @@ class Store:
                         size,
                         mtime_ns,
                         kind,
-                        PENDING,
+                        INDEXED if kind == NAME_ONLY else PENDING,
                     ),
                 )
 
@@ -456,9 +481,9 @@ class Store:
         with self.write() as conn:
             for file_id, size, mtime_ns in changes:
                 conn.execute(
-                    "UPDATE files SET size=?, mtime_ns=?, status=?, error=NULL, attempts=0 "
-                    "WHERE id=?",
-                    (size, mtime_ns, PENDING, file_id),
+                    "UPDATE files SET size=?, mtime_ns=?, error=NULL, attempts=0, "
+                    "status=CASE WHEN kind=? THEN ? ELSE ? END WHERE id=?",
+                    (size, mtime_ns, NAME_ONLY, INDEXED, PENDING, file_id),
                 )
 
     def move_file(
@@ -705,7 +730,10 @@ class Store:
             conn.execute("DELETE FROM items")
             conn.execute("DELETE FROM ocr_files")
             self._op("clear")
-            conn.execute("UPDATE files SET status=?, error=NULL, hash=NULL, attempts=0", (PENDING,))
+            conn.execute(
+                "UPDATE files SET status=?, error=NULL, hash=NULL, attempts=0 WHERE kind<>?",
+                (PENDING, NAME_ONLY),
+            )
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -819,28 +847,28 @@ class Store:
         taken_from: float | None = None,
         taken_to: float | None = None,
     ) -> list[KeywordHit]:
-        """Full-text hits (FTS5, best first): document passages, or file names if ``names``."""
+        """Full-text hits (FTS5, best first): document passages, or file names if ``names``.
+
+        ``match`` is an FTS5 expression made of ``engine.fts`` terms and phrases. Passages that
+        hold more of the query's exact (unstemmed) words come first, then by bm25. File names
+        are searched whatever the file's state, so a file whose content cannot be read is still
+        found by its name.
+        """
         if names:
             sql = (
-                "SELECT f.id, NULL, 1, NULL, f.path, f.kind, f.taken, f.mtime_ns "
+                "SELECT f.id, NULL, 1, f.path, f.kind, f.taken, f.mtime_ns, bm25(fts_names) "
                 "FROM fts_names JOIN files f ON f.id = fts_names.rowid WHERE fts_names MATCH ?"
             )
-            order = "bm25(fts_names)"
+            params: list[Any] = [match]
+            pool = limit
         else:
             sql = (
-                "SELECT f.id, i.id, i.page, snippet(fts_text, 0, '[', ']', '…', 24), f.path, "
-                "f.kind, f.taken, f.mtime_ns FROM fts_text "
-                "JOIN items i ON i.id = fts_text.rowid JOIN files f ON f.id = i.file_id "
-                "WHERE fts_text MATCH ?"
+                "SELECT f.id, i.id, i.page, f.path, f.kind, f.taken, f.mtime_ns, bm25(fts_text) "
+                "FROM fts_text JOIN items i ON i.id = fts_text.rowid "
+                "JOIN files f ON f.id = i.file_id WHERE fts_text MATCH ? AND f.status = ?"
             )
-            order = "bm25(fts_text)"
-        params: list[Any] = [match]
-        if names:  # a name is searchable from the scan on, long before a slow CPU embeds it
-            sql += " AND f.status IN (?, ?)"
-            params += [INDEXED, PENDING]
-        else:
-            sql += " AND f.status = ?"
-            params.append(INDEXED)
+            params = [match, INDEXED]
+            pool = max(limit * 3, 50)  # re-ordered below: exact forms before stems
         if kind:
             sql += " AND f.kind = ?"
             params.append(kind)
@@ -856,24 +884,49 @@ class Store:
         if taken_to is not None:
             sql += f" AND {when} <= ?"
             params.append(taken_to)
-        sql += f" ORDER BY {order} LIMIT ?"
-        params.append(limit)
+        sql += " ORDER BY 8 LIMIT ?"
+        params.append(pool)
         try:
             rows = self._read(sql, params)
+            info = {} if names or not rows else self._match_info(match, [r[1] for r in rows])
         except apsw.SQLError:
             return []  # a query FTS5 cannot parse finds nothing by keyword
-        return [
-            KeywordHit(
-                file_id=r[0],
-                item_id=r[1],
-                page=r[2],
-                snippet=r[3],
-                path=from_bytes(r[4]),
-                kind=r[5],
-                taken=r[6] if r[6] is not None else r[7] / 1e9,
+        hits = []
+        for r in rows:
+            exact, stemmed, snippets = info.get(r[1], (0, 0, ()))
+            hits.append(
+                KeywordHit(
+                    file_id=r[0],
+                    item_id=r[1],
+                    page=r[2],
+                    snippet=snippets[0] if snippets else None,
+                    path=from_bytes(r[3]),
+                    kind=r[4],
+                    taken=r[5] if r[5] is not None else r[6] / 1e9,
+                    matched="name" if names else ("exact" if exact or not stemmed else "stemmed"),
+                    snippets=snippets,
+                    rank=float(r[7]),
+                    exact=exact,
+                )
             )
-            for r in rows
-        ]
+        if not names:
+            hits.sort(key=lambda h: (-h.exact, h.rank))
+        return hits[:limit]
+
+    def _match_info(
+        self, match: str, item_ids: Sequence[int]
+    ) -> dict[int, tuple[int, int, tuple[str, ...]]]:
+        """Per passage: exact phrases matched, stem phrases matched, highlighted fragments."""
+        rows = self._read(
+            f"SELECT rowid, lanterna_match(fts_text, {SNIPPETS}, {SNIPPET_TOKENS}) FROM fts_text "
+            f"WHERE fts_text MATCH ? AND rowid IN ({_placeholders(len(item_ids))})",
+            [match, *item_ids],
+        )
+        out = {}
+        for rowid, value in rows:
+            data = json.loads(value)
+            out[int(rowid)] = (int(data["exact"]), int(data["stemmed"]), tuple(data["snippets"]))
+        return out
 
     def vectors(self, item_ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
         """The stored vectors of these items (those still there); from the in-memory index
@@ -977,9 +1030,9 @@ class Store:
 
     def recent(self, limit: int) -> list[FileRow]:
         rows = self._read(
-            f"SELECT {_FILE_COLS} FROM files WHERE status=? "
+            f"SELECT {_FILE_COLS} FROM files WHERE status=? AND kind<>? "
             "ORDER BY coalesce(taken, mtime_ns / 1e9) DESC LIMIT ?",
-            (INDEXED, limit),
+            (INDEXED, NAME_ONLY, limit),
         )
         return [_file_row(r) for r in rows]
 

@@ -2,16 +2,20 @@
 
 ``engine.cli`` registers these with :func:`add_model_parser` and hands them to
 :func:`run_model_command`; they need no index and no working model (they are how one gets one).
-Errors print one line on stderr and exit with status 1, like the rest of the CLI.
+Errors print one line on stderr (and a hint on a second) and exit with status 1, like the rest of
+the CLI.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from engine.paths import display
 
 from . import release
 
@@ -103,8 +107,10 @@ def _print_installed(installed: Any, kept: Path | None = None) -> None:
     from .release import human_bytes
 
     variant = f" ({installed.variant})" if installed.variant else ""
-    print(f"installed {installed.id} {installed.revision}{variant} in {installed.model_dir}")
-    print(f"  from {installed.source}")
+    print(
+        f"installed {installed.id} {installed.revision}{variant} in {display(installed.model_dir)}"
+    )
+    print(f"  from {display(installed.source)}")
     for name, size in sorted(installed.files.items()):
         print(f"  {name:<24} {human_bytes(size):>10}")
     if installed.self_test is not None:
@@ -116,7 +122,7 @@ def _print_installed(installed: Any, kept: Path | None = None) -> None:
             "files again with this model"
         )
     if kept is not None:
-        print(f"  the download is kept in {kept}")
+        print(f"  the download is kept in {display(kept)}")
 
 
 def _download(args: argparse.Namespace, data_dir: Path, model_dir: Path, device: str) -> int:
@@ -142,10 +148,15 @@ def _download(args: argparse.Namespace, data_dir: Path, model_dir: Path, device:
 
 
 def _import(args: argparse.Namespace, data_dir: Path, model_dir: Path, device: str) -> int:
+    from engine import validate
+
     from .importer import import_model
 
+    source = validate.path_text(args.source, "DIR")
+    if not os.path.lexists(source):
+        raise validate.UsageError(f"no such file or folder: {display(os.path.abspath(source))}")
     installed = import_model(
-        Path(args.source),
+        Path(source),
         model_dir,
         device=device,
         variant=args.variant,
@@ -168,7 +179,7 @@ def _info(args: argparse.Namespace, data_dir: Path, model_dir: Path, device: str
     dims = info["matryoshka_dims"]
     print(f"model      {info['id']} {info['revision']}{variant}")
     print(f"licence    {info['licence']}")
-    print(f"folder     {info['model_dir']}")
+    print(f"folder     {display(info['model_dir'])}")
     print(
         f"dims       {info['dim']} (Matryoshka {dims[0]}…{dims[-1]}); "
         f"Lanterna keeps {info['stored_dims']}"
@@ -242,8 +253,11 @@ def run_model_command(
     try:
         return _ACTIONS[args.model_action](args, data_dir, model_dir, device)
     except LanternaError as exc:
-        print(f"lanterna: {exc.one_line()}", file=sys.stderr)
-        return 1
+        first, *rest = exc.lines()
+        print(f"lanterna: {first}", file=sys.stderr)
+        for line in rest:
+            print(line, file=sys.stderr)
+        return exc.exit_status
     except KeyboardInterrupt:
         print("lanterna: interrupted", file=sys.stderr)
         return 130

@@ -22,11 +22,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine import graph as engine_graph
 from engine import model as model_folder
 from engine.errors import ModelError
 
 from . import release
-from .manifest import jina_clip_v2_manifest, needed_files, read_manifest, write_manifest
+from .manifest import (
+    PREPROCESSOR_CONFIG,
+    jina_clip_v2_manifest,
+    needed_files,
+    read_manifest,
+    vision_preprocessing,
+    write_manifest,
+)
 from .split import EXTERNAL_DATA_THRESHOLD, graph_files, split_combined
 from .verify import SelfTest, self_test
 
@@ -312,14 +320,36 @@ def import_combined(
     report(f"splitting {graph.name} into the text and vision towers…")
     written = split_combined(graph, staged, threshold=threshold)
     shutil.copyfile(tokenizer, staged / release.TOKENIZER_FILE)
+    folders = (graph.parent, graph.parent.parent, tokenizer.parent)
+    vision = vision_preprocessing(
+        [folder / PREPROCESSOR_CONFIG for folder in folders],
+        fixed_image_size(written["vision"][0]),
+        report,
+    )
     manifest = jina_clip_v2_manifest(
         revision=revision,
         variant=variant,
         text_file=written["text"][0].name,
         vision_file=written["vision"][0].name,
+        vision=vision,
     )
     write_manifest(staged, manifest)
     return f"combined graph {graph}"
+
+
+def fixed_image_size(vision_tower: Path) -> int | None:
+    """The square image size a vision tower's ``pixel_values`` is fixed to, if it is."""
+    try:
+        port = engine_graph.read(vision_tower).input("pixel_values")
+    except (OSError, engine_graph.GraphFormatError) as exc:
+        raise ModelError(f"cannot read the vision tower {vision_tower.name}: {exc}") from exc
+    shape = port.shape if port is not None else None
+    if not shape or len(shape) != 4:
+        return None
+    height, width = shape[2], shape[3]
+    if isinstance(height, int) and height > 0 and height == width:
+        return height
+    return None
 
 
 # --- the command ----------------------------------------------------------------------------

@@ -19,6 +19,87 @@ CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 QUERY_PREFIX = "Represent the query for retrieving evidence documents: "
 
 
+PREPROCESSOR_CONFIG = "preprocessor_config.json"
+DEFAULT_VISION: dict[str, Any] = {
+    "image_size": 512,
+    "resize": "shortest_edge_then_center_crop",
+    "resample": "bicubic",
+    "mean": CLIP_MEAN,
+    "std": CLIP_STD,
+}
+# PIL's resampling codes, as Hugging Face image processors record them.
+_PIL_RESAMPLE = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic"}
+
+
+def _side(value: object) -> int | None:
+    """A size as image processors write it: 224, {"shortest_edge": 224}, {"height": 224, …}."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, Mapping):
+        for key in ("shortest_edge", "height", "width"):
+            side = value.get(key)
+            if isinstance(side, int) and not isinstance(side, bool):
+                return side
+    return None
+
+
+def preprocessor_vision(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest's vision values that a Hugging Face ``preprocessor_config.json`` gives (the
+    CLIP image processor's keys, and jina-clip's own: ``mean``, ``std``, ``interpolation``)."""
+    out: dict[str, Any] = {}
+    crop = _side(config.get("crop_size")) if config.get("do_center_crop", True) else None
+    size = crop or _side(config.get("size"))
+    if size is not None:
+        out["image_size"] = size
+    mean = config.get("image_mean", config.get("mean"))
+    std = config.get("image_std", config.get("std"))
+    if mean is not None:
+        out["mean"] = mean
+    if std is not None:
+        out["std"] = std
+    resample = config.get("resample", config.get("interpolation"))
+    if isinstance(resample, int) and resample in _PIL_RESAMPLE:
+        out["resample"] = _PIL_RESAMPLE[resample]
+    elif isinstance(resample, str):
+        out["resample"] = resample.lower()
+    fixed = isinstance(config.get("size"), Mapping) and "height" in config["size"]
+    squash = config.get("resize_mode") == "squash" or (fixed and crop is None)
+    out["resize"] = "squash" if squash else "shortest_edge_then_center_crop"
+    return out
+
+
+def vision_preprocessing(
+    configs: Iterable[Path], fixed_size: int | None, report: Any = None
+) -> dict[str, Any]:
+    """The vision block's preprocessing for an imported graph: the first of ``configs``
+    (``preprocessor_config.json`` files) that exists, and the graph's own fixed input size,
+    which wins (a fixed-size graph must be fed exactly that size); the official release's
+    values fill in what neither says."""
+    vision = dict(DEFAULT_VISION)
+    said: int | None = None
+    for path in configs:
+        if not path.is_file():
+            continue
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read {path}: {exc}") from exc
+        if not isinstance(config, Mapping):
+            raise ModelError(f"{path} is not a JSON object")
+        given = preprocessor_vision(config)
+        said = given.get("image_size")
+        vision.update(given)
+        break
+    if fixed_size is not None and vision["image_size"] != fixed_size:
+        if report is not None and said is not None:
+            report(
+                f"the graph takes {fixed_size} px images, not the {said} px its "
+                f"{PREPROCESSOR_CONFIG} says: using {fixed_size}"
+            )
+        vision["image_size"] = fixed_size
+    return vision
+
+
 def jina_clip_v2_manifest(
     *,
     revision: str,
@@ -26,8 +107,10 @@ def jina_clip_v2_manifest(
     text_file: str = "text.onnx",
     vision_file: str = "vision.onnx",
     tokenizer: str = release.TOKENIZER_FILE,
+    vision: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest of the real model (without checksums: :func:`write_manifest` adds them)."""
+    """The manifest of the real model (without checksums: :func:`write_manifest` adds them);
+    ``vision`` overrides the preprocessing (:func:`vision_preprocessing`)."""
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "id": release.REPO_ID,
@@ -45,11 +128,7 @@ def jina_clip_v2_manifest(
         },
         "vision": {
             "file": vision_file,
-            "image_size": 512,
-            "resize": "shortest_edge_then_center_crop",
-            "resample": "bicubic",
-            "mean": CLIP_MEAN,
-            "std": CLIP_STD,
+            **{**DEFAULT_VISION, **(vision or {})},
             "output": "l2norm_image_embeddings",
         },
     }

@@ -108,8 +108,9 @@ class Entry:
 
     @property
     def has_picture(self) -> bool:
-        """Photos and PDF pages have a picture; other documents show a file-type tile."""
-        return not self.is_document or self.path.lower().endswith(".pdf")
+        """Photos and PDF pages have a picture; other documents, and files known by their
+        name only, show a file-type tile."""
+        return self.kind == "image" or (self.is_document and self.path.lower().endswith(".pdf"))
 
     @property
     def picture_page(self) -> int | None:

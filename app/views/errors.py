@@ -18,6 +18,14 @@ from PySide6.QtWidgets import (
 from app.qt import Signal
 
 
+def window_hint(hint: str) -> str:
+    """An engine hint as the window may show it: a hint written for the command line (it names
+    a command, an option or a file of the docs) is left out, as the window offers its own way."""
+    if not hint or "`" in hint or "--" in hint or "docs/" in hint:
+        return ""
+    return hint
+
+
 class ErrorsDialog(QDialog):
     retry = Signal()
 

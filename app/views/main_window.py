@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QModelIndex, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -36,14 +36,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import desktop, tray
+from app import tray
 from app.bridge import MAX_RESULTS, Bridge, FileInfo, SearchRequest
 from app.icon import app_icon
 from app.models.results import Entry, ResultsModel
 from app.tasks import Tasks
 from app.theme import SYSTEM, ThemeFollower
 from app.thumbnails import ThumbnailCache
-from app.views.errors import ErrorsDialog
+from app.views.errors import ErrorsDialog, window_hint
 from app.views.model_dialog import ModelDialog
 from app.views.result_actions import ResultActions
 from app.views.settings import SettingsDialog
@@ -61,6 +61,7 @@ from engine.schedule import Policy
 log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 150
+MINIMUM_SIZE = QSize(800, 540)  # the filters in one row, two columns of results, the preview
 LIVE_REFRESH_S = 2.0  # while indexing, re-run the current query this often at most
 WELCOME, RESULTS = 0, 1
 GRID, MESSAGE = 0, 1
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         self._model_dialog: ModelDialog | None = None
 
         self._build(suggested_folders)
+        self.setMinimumSize(MINIMUM_SIZE.expandedTo(self.minimumSizeHint()))
         self._build_menus()
         self._connect()
         self._restore_geometry()
@@ -176,7 +178,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
         self.index_status = IndexStatus()
-        self.statusBar().addPermanentWidget(self.index_status, 1)
+        # Permanent, but not stretched: a passing message ("Path copied") needs room on its left.
+        self.statusBar().addPermanentWidget(self.index_status)
         self.setAcceptDrops(True)
         self.setTabOrder(self.search, self.filters.kind)
         self.setTabOrder(self.filters.reset_button, self.grid)
@@ -198,7 +201,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         a = self._action
         self.actions_ = ResultActions(self, self.grid, self._tasks, self.statusBar().showMessage)
-        self.actions_.find_similar.connect(lambda e: self.set_image(e.path, indexed=True))
+        self.actions_.find_similar.connect(self.find_similar)
         self.act_paste = a("&Paste image", self.paste_image, QKeySequence.StandardKey.Paste)
         self.act_find = a("&Find", self.focus_search, "Ctrl+F", "Ctrl+L")
         self.act_settings = a("Folders && &settings…", self.open_settings, "Ctrl+,")
@@ -245,7 +248,7 @@ class MainWindow(QMainWindow):
         self.filters.changed.connect(self.run_search)
         self.show_weak.toggled.connect(lambda _on: self.run_search())
         self.settings_button.clicked.connect(self.open_settings)
-        self.grid.activated_entry.connect(lambda e: desktop.open_file(e.path))
+        self.grid.activated_entry.connect(self.actions_.open_entry)
         self.grid.leave_top.connect(self.focus_search)
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
         self.model.modelReset.connect(self.actions_.update)
@@ -305,7 +308,7 @@ class MainWindow(QMainWindow):
                 self.choose_model,
             )
         elif mismatch and not error:
-            hint = mismatch.get("hint") or ""
+            hint = window_hint(mismatch.get("hint") or "")
             self.banner.say(
                 "mismatch",
                 "<b>The index was made with another model.</b> "
@@ -351,12 +354,14 @@ class MainWindow(QMainWindow):
             self._failed(exc)
 
     def _failed(self, exc: LanternaError) -> None:
+        hint = window_hint(exc.hint)
         text = f"<b>{html.escape(exc.title)}:</b> {html.escape(exc.detail)}"
-        if exc.hint:
-            text += f"<br>{html.escape(exc.hint)}"
+        if hint:
+            text += f"<br>{html.escape(hint)}"
         self.banner.say("error", text)
         if not self.bridge.is_open:
-            self._show_message(f"{exc.title}\n\n{exc.detail}\n{exc.hint}")
+            self._show_message(f"{exc.title}\n\n{exc.detail}\n{hint}".strip())
+            self.index_status.counts.setText("The index could not be opened")
 
     # -- searching ---------------------------------------------------------------------------
 
@@ -407,13 +412,19 @@ class MainWindow(QMainWindow):
             # a new query starts at its best result.
             same = shown is not None and req.same_query(shown)
             row = self.model.row_of(current.path) if current is not None and same else None
-            self.grid.setCurrentIndex(self.model.index(row or 0))
-            if same:
+            index = self.model.index(row or 0)
+            self.grid.setCurrentIndex(index)
+            if same and row is not None:
                 self.grid.verticalScrollBar().setValue(scrolled)
+                self.grid.scrollTo(index)  # the place kept stays in sight
+            else:
+                self.grid.scrollToTop()
+        # A reset model changes the current item without a signal: the preview follows here.
+        self.preview.show_entry(self.grid.current_entry())
         if self._open_when_ready:
             self._open_when_ready = False
             if entries:
-                desktop.open_file(entries[0].path)
+                self.actions_.open_entry(entries[0])
         self.actions_.update()
 
     def _empty_text(self, req: SearchRequest) -> str:
@@ -435,14 +446,16 @@ class MainWindow(QMainWindow):
         self._searching = False
         self._open_when_ready = False
         self.model.clear()
+        self.preview.show_entry(None)
         if isinstance(exc, ModelError):
             self._show_message(
                 "Searching needs the model, and it is missing.\n\n"
-                f"{exc.detail}\n{exc.hint}\n\nChoose a model folder in Folders & settings."
+                f"{exc.detail}\n\nGet the model with File › Get the model…, or choose a model "
+                "folder in Folders & settings."
             )
             self.bridge.refresh_status()
         else:
-            self._show_message(f"{exc.title}\n\n{exc.detail}\n{exc.hint}".strip())
+            self._show_message(f"{exc.title}\n\n{exc.detail}\n{window_hint(exc.hint)}".strip())
         self.actions_.update()
 
     def _show_message(self, text: str) -> None:
@@ -458,7 +471,7 @@ class MainWindow(QMainWindow):
             return
         entry = self.model.entry(0)
         if entry is not None:
-            desktop.open_file(entry.path)
+            self.actions_.open_entry(entry)
 
     def escape(self) -> None:
         if self.search.text():
@@ -480,6 +493,12 @@ class MainWindow(QMainWindow):
             self.filters.setVisible(True)
             self._update_model_banner()
         self.run_search()
+
+    def find_similar(self, entry: Entry) -> None:
+        """Pictures like this result: it replaces the query (a text typed before would
+        otherwise lead, and the picture come second)."""
+        self.search.clear()
+        self.set_image(entry.path, indexed=True)
 
     def clear_image(self) -> None:
         self._image = None
@@ -569,10 +588,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Rebuilding the index with the current model…", 6000)
 
     def set_model_dir(self, path: str) -> None:
-        self.settings.setValue("model_dir", path)
+        """Use this model folder, for this data folder (the command line on it agrees)."""
         self.banner.setVisible(False)
         self.welcome.show_model(None)
-        self.bridge.reopen(path, self.bridge.device)
+        self.bridge.choose_model(path)
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(
@@ -605,9 +624,11 @@ class MainWindow(QMainWindow):
             self.theme.set_mode(c.theme)
         current_model = str((self._status or {}).get("model_dir", ""))
         if (c.model_dir and c.model_dir != current_model) or c.device != self.bridge.device:
-            if c.model_dir != current_model:
-                self.settings.setValue("model_dir", c.model_dir)
-            self.bridge.reopen(c.model_dir or None, c.device)
+            self.bridge.device = c.device
+            if c.model_dir and c.model_dir != current_model:
+                self.bridge.choose_model(c.model_dir)
+            else:
+                self.bridge.reopen(c.model_dir or None, c.device)
         self._set_up_tray()
 
     def show_errors(self) -> None:

@@ -81,7 +81,12 @@ class ResultActions(QObject):
 
     def open(self) -> None:
         for entry in self._targets()[:MAX_OPEN]:
-            desktop.open_file(entry.path)
+            self.open_entry(entry)
+
+    def open_entry(self, entry: Entry) -> None:
+        """Open one result, and say so when nothing on this system can."""
+        if not desktop.open_file(entry.path):
+            self._say(desktop.cannot_open(entry.path), 8000)
 
     def reveal(self) -> None:
         entry = self.grid.current_entry()

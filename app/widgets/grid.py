@@ -144,9 +144,10 @@ class ResultsView(QListView):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        # Cells share out the whole width, so no ragged empty band is left on the right.
+        # Cells share out the whole width, so no ragged empty band is left on the right. Qt
+        # wraps a row whose cells would fill the width exactly, so they leave it one pixel.
         width = self.viewport().width()
-        cell_w = width // max(1, width // MIN_CELL_W)
+        cell_w = (width - 1) // max(1, width // MIN_CELL_W)
         if cell_w != self.gridSize().width():
             self.setGridSize(QSize(cell_w, CELL.height()))
 

@@ -69,6 +69,7 @@ class IndexStatus(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.pause)
         self._indexing = False
+        self._stage = "index"
         self._files = 0
         self._set_indexing(False)
         self.errors.setVisible(False)
@@ -127,22 +128,31 @@ class IndexStatus(QWidget):
         self.pause_toggled.emit(paused)
         if paused:
             self.eta.setText("paused")
+        if self._indexing:
+            self.show_progress(self.bar.value(), self.bar.maximum(), 0, None, self._stage)
+
+    def _progress_text(self, done: int, total: int, stage: str) -> str:
+        of = f"{count(done, 'file')} of {total:,}".replace(",", "\u2009")
+        reading = stage == "text"
+        if self.pause.isChecked():
+            return f"Paused: {of} {'read' if reading else 'indexed'}"
+        if reading:
+            return f"Reading text in pictures… {of}"
+        return f"Indexing… {of}, newest first"
 
     def show_progress(
         self, done: int, total: int, errors: int, eta: float | None, stage: str = "index"
     ) -> None:
         """``eta`` (the run's average) is kept for callers; the rate meter's figure is shown."""
         finished = done >= total
+        self._stage = stage
         self.bar.setMaximum(max(total, 1))
         self.bar.setValue(min(done, max(total, 1)))
         self.meter.update(done)
         self._remaining = max(0, total - done)
         if not finished:
             self._set_indexing(True)
-            doing = "Reading text in pictures…" if stage == "text" else "Indexing…"
-            of = f"{total:,}".replace(",", "\u2009")
-            order = ", newest first" if stage != "text" else ""
-            self.counts.setText(f"{doing} {count(done, 'file')} of {of}{order}")
+            self.counts.setText(self._progress_text(done, total, stage))
             self.counts.setToolTip(NEWEST_FIRST_TIP if stage != "text" else "")
             self.eta.setText(self._eta_text())
         else:

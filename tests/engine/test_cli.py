@@ -37,7 +37,7 @@ def test_cli_end_to_end(tmp_path: Path, toy_model: Path, photos: Path) -> None:
     assert "watching" in run("folders", "add", str(photos), env=env).stdout
     assert str(photos) in run("folders", "list", env=env).stdout
     out = run("index", env=env).stdout
-    assert "3 embedded" in out and "1 errors" in out
+    assert "3 embedded" in out and "1 error\n" in out
 
     hits = json.loads(run("search", "ciel bleu", "--json", "-k", "2", env=env).stdout)
     assert [h["path"] for h in hits] == [str(photos / "blue.jpg")]  # the others don't match
@@ -68,18 +68,20 @@ def test_cli_end_to_end(tmp_path: Path, toy_model: Path, photos: Path) -> None:
 
 def test_cli_errors_are_one_clear_line(tmp_path: Path, toy_model: Path) -> None:
     env = {**os.environ, "LANTERNA_DATA_DIR": str(tmp_path / "d")}
-    missing_model = run("--model", str(tmp_path / "nope"), "search", "x", env=env, check=False)
-    assert missing_model.returncode == 1
-    lines = missing_model.stderr.strip().splitlines()
-    assert len(lines) == 1 and "model" in lines[0].lower() and "Traceback" not in lines[0]
-
     env["LANTERNA_MODEL_DIR"] = str(toy_model)
     no_folder = run("folders", "add", str(tmp_path / "absent"), env=env, check=False)
-    assert no_folder.returncode == 1 and "not a folder" in no_folder.stderr
+    assert no_folder.returncode == 2 and "no such folder" in no_folder.stderr
     nothing = run("index", env=env, check=False)
     assert nothing.returncode == 1 and "no folders" in nothing.stderr
     bad_usage = run("search", "--kind", "video", "x", env=env, check=False)
     assert bad_usage.returncode == 2
+    assert bad_usage.stderr.splitlines()[0].startswith("lanterna search: argument --kind")
+
+    missing_model = run("--model", str(tmp_path / "nope"), "search", "x", env=env, check=False)
+    assert missing_model.returncode == 1
+    first, hint = missing_model.stderr.strip().splitlines()
+    assert first.startswith("lanterna: Model error: no model folder at ")
+    assert hint.startswith("hint: ") and "Traceback" not in missing_model.stderr
 
 
 def test_engine_never_imports_qt() -> None:

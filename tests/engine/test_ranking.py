@@ -237,3 +237,19 @@ def test_a_file_named_by_the_word_beats_a_stronger_meaning_match(
     meaning = lib.search(Query(text="rouge", meaning_only=True))
     assert [r.path for r in meaning] == photos["red"]
     lib.close()
+
+
+def test_the_form_as_typed_comes_before_other_forms(tmp_path: Path, toy_model: Path) -> None:
+    lib = Library(tmp_path / "d", toy_model, device="cpu")
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    stem_only = folder / "a-rouge.txt"  # means red more, but holds another form of the word
+    stem_only.write_text("Rouge, rouge, rouge : la couleur de la saison.", encoding="utf-8")
+    exact = folder / "b-volets.txt"
+    exact.write_text("Nous avons repeint les volets rouges de la maison en juin.", encoding="utf-8")
+    lib.add_folders([folder])
+    lib.index()
+    results = lib.search(Query(text="rouges"))
+    assert [(r.path, r.how) for r in results] == [(str(exact), "keyword"), (str(stem_only), "stem")]
+    assert results[1].spreads > results[0].spreads  # first although it stands out less
+    lib.close()

@@ -198,10 +198,11 @@ def test_consent_is_refused_without_yes_when_there_is_no_terminal(
         assert hub.count("GET") == 0, "nothing is downloaded before consent"
     assert proc.returncode == 1
     assert "Licence: CC-BY-NC-4.0" in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1] == (
+    assert proc.stderr.strip().splitlines()[-2:] == [
         "lanterna: Consent needed: the licence and the download need your agreement and there "
-        "is no terminal to ask (run it again with --yes to agree)"
-    )
+        "is no terminal to ask",
+        "hint: run it again with --yes to agree",
+    ]
     assert not (tmp_path / "data" / "downloads").exists()
     assert not (tmp_path / "model").exists()
 

@@ -171,9 +171,9 @@ def test_cli_import_then_replace(
     assert main([*base, str(other_toy_model)]) == 0
     out = capsys.readouterr().out
     assert "replaced lanterna/toy-clip toy-1" in out and "--reembed" in out
-    assert main([*base, str(tmp_path / "missing")]) == 1
+    assert main([*base, str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("lanterna: Model error: no such file or folder")
+    assert err == [f"lanterna: no such file or folder: {tmp_path / 'missing'}"]
 
 
 def test_import_from_a_hub_cache_snapshot(toy_model: Path, tmp_path: Path) -> None:
@@ -214,3 +214,65 @@ def test_import_contract_folder_with_towers_in_a_subfolder(toy_model: Path, tmp_
         "towers/vision.onnx",
         "tokenizer.json",
     }
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (  # Hugging Face's CLIP image processor
+            {
+                "crop_size": {"height": 224, "width": 224},
+                "do_center_crop": True,
+                "image_mean": [0.5, 0.5, 0.5],
+                "image_std": [0.25, 0.25, 0.25],
+                "resample": 2,
+                "size": {"shortest_edge": 224},
+            },
+            {"image_size": 224, "mean": [0.5] * 3, "std": [0.25] * 3, "resample": "bilinear",
+             "resize": "shortest_edge_then_center_crop"},
+        ),
+        (  # SigLIP: resized straight to a square, no crop
+            {"size": {"height": 384, "width": 384}, "do_center_crop": False, "resample": 3},
+            {"image_size": 384, "resample": "bicubic", "resize": "squash"},
+        ),
+        (  # jina-clip's own processor
+            {"size": 512, "mean": [0.1, 0.2, 0.3], "std": [0.3, 0.2, 0.1],
+             "interpolation": "bicubic", "resize_mode": "shortest"},
+            {"image_size": 512, "mean": [0.1, 0.2, 0.3], "std": [0.3, 0.2, 0.1],
+             "resample": "bicubic", "resize": "shortest_edge_then_center_crop"},
+        ),
+    ],
+)  # fmt: skip
+def test_preprocessor_config_becomes_the_vision_block(
+    config: dict[str, object], expected: dict[str, object]
+) -> None:
+    from onnx_models.manifest import preprocessor_vision
+
+    got = preprocessor_vision(config)
+    assert {k: got[k] for k in expected} == expected
+
+
+def test_a_release_of_another_image_size_imports_with_its_own_preprocessing(
+    tmp_path: Path,
+) -> None:
+    """The importer reads the graph's input shape and preprocessor_config.json: a 96 px graph is
+    fed 96 px images with the folder's mean and std, not the official release's 512 px."""
+    from onnx_models.toy import build_toy_model
+
+    toy96 = build_toy_model(tmp_path / "toy96", image_size=96)
+    release = write_release(toy96, tmp_path / "release")
+    (release / "preprocessor_config.json").write_text(
+        json.dumps({"size": 512, "mean": [0.4, 0.4, 0.4], "std": [0.3, 0.3, 0.3]})
+    )
+    steps: list[str] = []
+    installed = import_model(release, tmp_path / "model", device="cpu", report=steps.append)
+    assert installed.self_test is not None and installed.self_test.passed
+    vision = manifest(tmp_path / "model")["vision"]
+    assert isinstance(vision, dict)
+    assert vision["image_size"] == 96
+    assert vision["mean"] == [0.4] * 3 and vision["std"] == [0.3] * 3
+    assert any("takes 96 px images, not the 512 px" in s for s in steps)
+    vectors = Embedder(model_folder.load(tmp_path / "model"), device="cpu").embed_pixels(
+        np.zeros((1, 3, 96, 96), np.float32)
+    )
+    assert vectors.shape == (1, 256)
