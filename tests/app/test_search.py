@@ -148,9 +148,10 @@ def test_stale_results_are_dropped(qtbot: Any, window: Any) -> None:
     window.bridge.search_done.connect(lambda req, _entries: seen.append(req))
     window.bridge.search(SearchRequest(text="red"))
     window.bridge.search(SearchRequest(text="blue"))
-    qtbot.waitUntil(lambda: bool(seen))
+    qtbot.waitUntil(lambda: any(r.text == "blue" for r in seen))
     qtbot.wait(200)
-    assert [r.text for r in seen] == ["blue"]
+    # the window's own refreshes (recent files while indexing settles) may come too
+    assert [r.text for r in seen if r.text] == ["blue"]
 
 
 def test_a_refresh_of_the_same_query_keeps_the_place(qtbot: Any, window: Any) -> None:
