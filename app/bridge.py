@@ -31,6 +31,7 @@ from app.models.results import Entry
 from app.qt import Signal
 from app.tasks import InlinePool, Tasks
 from engine.errors import LanternaError, ModelMismatchError
+from engine.schedule import Policy, PolicyPause, lower_priority
 
 if TYPE_CHECKING:
     from engine.indexer import Progress, RunStats
@@ -220,7 +221,9 @@ class Bridge(QObject):
         self._generation = 0
         self._closing = threading.Event()
         self._leave_loop = threading.Event()
-        self._pause = threading.Event()
+        self._pause = threading.Event()  # the user's button
+        # what the indexer polls: the button, or the policy's pause (battery, busy, idle-only)
+        self.policy_pause = PolicyPause(Policy(), user=self._pause)
         self._restart = threading.Event()
         self._stop = threading.Event()
         self._control = threading.Lock()
@@ -366,6 +369,7 @@ class Bridge(QObject):
     # -- watching ----------------------------------------------------------------------------
 
     def _watch_loop(self) -> None:
+        lower_priority()  # the tower threads this thread starts inherit it: the desktop comes first
         while not self._leave_loop.is_set():
             with self._control:
                 self._restart.clear()
@@ -379,7 +383,7 @@ class Bridge(QObject):
                     progress=self._on_progress,
                     on_changes=self._on_changes,
                     on_indexed=self._on_indexed,
-                    pause=self._pause,
+                    pause=self.policy_pause,  # reads like the threading.Event it wraps
                 )
             except LanternaError as exc:
                 log.warning("watching stopped: %s", exc.one_line())
@@ -442,6 +446,14 @@ class Bridge(QObject):
     @property
     def paused(self) -> bool:
         return self._pause.is_set()
+
+    def set_policy(self, policy: Policy) -> None:
+        """When indexing stands aside by itself (Settings: on battery, busy, index while idle)."""
+        self.policy_pause.policy = policy
+
+    def pause_reason(self) -> str | None:
+        """Why indexing waits, in words, or ``None``; the user's own pause reads "paused"."""
+        return self.policy_pause.reason
 
     # -- one-shot jobs -----------------------------------------------------------------------
 

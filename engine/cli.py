@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model folder (default: $LANTERNA_MODEL_DIR or DATA/model)")
     p.add_argument(
         "--device",
-        choices=["auto", "cpu", "cuda"],
+        choices=["auto", "cpu", "cuda", "directml", "coreml", "openvino"],
         default="auto",
         help="where the model runs (default: the GPU when usable, else the CPU)",
     )
@@ -150,8 +150,16 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only",
         action="append",
-        choices=["decode", "pipeline", "query", "memory", "gui", "ocr"],
+        choices=["decode", "pipeline", "query", "memory", "gui", "ocr", "towers", "cli"],
         help="run only this part (repeatable)",
+    )
+    bench.add_argument(
+        "--model",
+        dest="variants",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a model folder whose towers to measure (repeatable: fp32, fp16, int8 variants)",
     )
 
     from onnx_models.cli import add_model_parser
@@ -415,6 +423,29 @@ COMMANDS = {
 }
 
 
+_served_parser: argparse.ArgumentParser | None = None  # built once per serving process
+
+
+def answer(lib: Any, argv: Sequence[str]) -> tuple[int, str, str]:
+    """Run a ``search`` command line on ``lib`` for another process (engine.serve)."""
+    from .serve import captured
+
+    global _served_parser
+    if _served_parser is None:
+        _served_parser = _parser()
+    with captured() as (out, err):
+        try:
+            args = _served_parser.parse_args(list(argv))
+            if args.command != "search":
+                raise LanternaError("only searches are answered for other processes")
+            rc = COMMANDS["search"](lib, args)
+        except SystemExit as exc:  # argparse's own message is in err
+            rc = exc.code if isinstance(exc.code, int) else 2
+        except LanternaError as exc:
+            rc = print_error(exc)
+    return rc, out.getvalue(), err.getvalue()
+
+
 def _command_name(args: argparse.Namespace) -> str:
     if args.command == "folders":
         if args.action == "follow-links" and args.state is None:
@@ -446,7 +477,14 @@ def _run(args: argparse.Namespace) -> int:
         from .bench import run as run_bench
 
         model = Path(args.model) if args.model else None
-        run_bench(args.quick, model, args.json, device=args.device, only=args.only)
+        run_bench(
+            args.quick,
+            model,
+            args.json,
+            device=args.device,
+            only=args.only,
+            variants=[Path(v) for v in args.variants],
+        )
         return 0
     if args.command == "model":  # needs no index or working model: it is how one gets one
         from onnx_models.cli import run_model_command
@@ -472,6 +510,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from .serve import fast_path
+
+    answered = fast_path(argv)  # a search the running app or watcher answers, warm
+    if answered is not None:
+        return answered
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

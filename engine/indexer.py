@@ -34,6 +34,7 @@ from .embedder import Embedder
 from .errors import DecodeError, FileVanishedError, ReadError
 from .preprocess import ImageInfo, pad_square, prepare, to_tensor
 from .scanner import DOCUMENT, OTHER, bytes_hash, content_hash
+from .schedule import pending_newest_first
 from .store import GONE, PENDING, STALE, WRITTEN, FileRow, Indexed, ItemVector, Store
 
 log = logging.getLogger(__name__)
@@ -350,13 +351,7 @@ class Indexer:
         if only is not None:
             yield from only
             return
-        after = 0
-        while True:
-            rows = self.store.pending(256, after_id=after)
-            if not rows:
-                return
-            yield from rows
-            after = rows[-1].id
+        yield from pending_newest_first(self.store)  # newest first: useful within minutes
 
     def _committed(
         self, outcome: str, file: FileRow, stats: RunStats, again: list[FileRow]

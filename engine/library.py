@@ -50,6 +50,7 @@ AGAIN_AFTER_S = 2.0  # files left pending by a run (still changing) are looked a
 RETRY_CHECK_S = 5.0  # how often a watch looks for files whose retry time has come
 CLOSE_GRACE_S = 2.0  # then a PDF being read is interrupted (it stays pending)
 CLOSE_WAIT_S = 120.0
+VISION_IDLE_S = 5 * 60  # then the vision tower's memory goes back; the text tower stays warm
 
 
 def normalise(path: str | os.PathLike[str]) -> str:
@@ -75,7 +76,7 @@ class Library:
         *,
         device: str = "auto",
         quiet: float = 1.0,
-        batch_size: int = 8,
+        batch_size: int | None = None,  # None: the provider's measured best (embedder.tuning_for)
         workers: int | None = None,
         readonly: bool = False,
     ) -> None:
@@ -245,7 +246,12 @@ class Library:
                 folder = model_folder.load(self.model_dir)
                 model_folder.verify(folder, paths.cache_dir(self.data_dir) / "model-checksums.json")
                 self._check_identity(folder)
-                self._embedder = Embedder(folder, device=self.device, batch_size=self.batch_size)
+                self._embedder = Embedder(
+                    folder,
+                    device=self.device,
+                    batch_size=self.batch_size,
+                    trust_file=paths.cache_dir(self.data_dir) / "provider-checks.json",
+                )
             return self._embedder
 
     def _check_identity(self, folder: model_folder.ModelFolder) -> None:
@@ -627,13 +633,19 @@ class Library:
                 skip_dir=skip_dir,
                 on_note=self._note_watch,
             )
+            from .cli import answer
+            from .serve import QueryServer
+
+            server = QueryServer(self.data_dir, lambda argv: answer(self, argv))
             self._watching += 1
             watcher.start()
             self.watcher = watcher
             try:
+                server.start()  # `lanterna search` in another process asks this one (engine.serve)
                 self._follow(stop, progress, on_indexed, pause, rescan_interval)
             finally:
                 self._watching -= 1
+                server.close()
                 watcher.stop()
                 if self.watcher is watcher:
                     self.watcher = None
@@ -669,6 +681,8 @@ class Library:
                     self._wake.wait(0.2)
                     if stop.is_set():
                         break
+                    if self._embedder is not None:
+                        self._embedder.release_vision_if_idle(VISION_IDLE_S)
                     now = time.monotonic()
                     if now - last_scan > rescan_interval:
                         self.scan(cancel=stop)

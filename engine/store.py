@@ -702,6 +702,20 @@ class Store:
         )
         return [_file_row(r) for r in rows]
 
+    def pending_newest(self, limit: int, before: tuple[int, int] | None = None) -> list[FileRow]:
+        """Pending files, most recently modified first; ``before`` is the last (mtime_ns, id)."""
+        args: tuple[str | int, ...]
+        if before is None:
+            where, args = "status=?", (PENDING,)
+        else:
+            where = "status=? AND (mtime_ns < ? OR (mtime_ns = ? AND id < ?))"
+            args = (PENDING, before[0], before[0], before[1])
+        rows = self._read(
+            f"SELECT {_FILE_COLS} FROM files WHERE {where} ORDER BY mtime_ns DESC, id DESC LIMIT ?",
+            (*args, limit),
+        )
+        return [_file_row(r) for r in rows]
+
     def count_pending(self) -> int:
         return int(self._read("SELECT count(*) FROM files WHERE status=?", (PENDING,))[0][0])
 

@@ -56,6 +56,7 @@ from app.widgets.preview import PreviewPane
 from app.widgets.search_field import QueryChip, SearchField
 from app.widgets.status import IndexStatus
 from engine.errors import LanternaError, ModelError, ModelMismatchError
+from engine.schedule import Policy
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +259,8 @@ class MainWindow(QMainWindow):
         self.welcome.get_model.connect(self.get_model)
         self.index_status.pause_toggled.connect(self.bridge.set_paused)
         self.index_status.errors_clicked.connect(self.show_errors)
+        self.index_status.watch_pause_reason(self.bridge.pause_reason)
+        self.bridge.set_policy(self._policy())
         self.actions_.update()
 
     # -- the engine's news -------------------------------------------------------------------
@@ -597,6 +600,7 @@ class MainWindow(QMainWindow):
             device=self.bridge.device,
             theme=str(self.settings.value("theme", SYSTEM)),
             tray=self._tray_wanted(),
+            policy=self._policy(),
             parent=self,
         )
         self.bridge.refresh_status()
@@ -612,6 +616,10 @@ class MainWindow(QMainWindow):
         self.settings.setValue("theme", c.theme)
         self.settings.setValue("device", c.device)
         self.settings.setValue("tray", c.tray)
+        self.settings.setValue("indexing/on_battery", c.policy.pause_on_battery)
+        self.settings.setValue("indexing/when_busy", c.policy.pause_when_busy)
+        self.settings.setValue("indexing/idle_only", c.policy.only_when_idle)
+        self.bridge.set_policy(c.policy)
         if self.theme is not None:
             self.theme.set_mode(c.theme)
         current_model = str((self._status or {}).get("model_dir", ""))
@@ -633,6 +641,16 @@ class MainWindow(QMainWindow):
         self._errors_dialog.raise_()
 
     # -- tray, geometry, quitting ------------------------------------------------------------
+
+    def _flag(self, key: str, default: bool) -> bool:
+        return str(self.settings.value(key, str(default))).lower() == "true"
+
+    def _policy(self) -> Policy:
+        return Policy(
+            pause_on_battery=self._flag("indexing/on_battery", True),
+            pause_when_busy=self._flag("indexing/when_busy", True),
+            only_when_idle=self._flag("indexing/idle_only", False),
+        )
 
     def _tray_wanted(self) -> bool:
         return str(self.settings.value("tray", "false")).lower() == "true"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -33,6 +33,7 @@ from app.theme import DARK, LIGHT, SYSTEM
 from app.views.model_dialog import ModelDialog
 from app.views.model_status import describe, provider_text
 from app.widgets.preview import human_size
+from engine.schedule import Policy
 
 DEVICES = (("Automatic (GPU when usable)", "auto"), ("GPU (CUDA)", "cuda"), ("CPU", "cpu"))
 THEMES = (("Follow the system", SYSTEM), ("Light", LIGHT), ("Dark", DARK))
@@ -47,6 +48,7 @@ class Choices:
     theme: str
     tray: bool
     ocr: bool
+    policy: Policy = field(default_factory=Policy)
 
 
 class SettingsDialog(QDialog):
@@ -58,9 +60,11 @@ class SettingsDialog(QDialog):
         device: str,
         theme: str,
         tray: bool,
+        policy: Policy | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._policy = policy or Policy()
         self.setWindowTitle("Folders & settings")
         self.setMinimumSize(640, 460)
         self.bridge = bridge
@@ -186,6 +190,20 @@ class SettingsDialog(QDialog):
         form = QFormLayout(page)
         form.addRow("Appearance", self.theme)
         form.addRow("", self.tray)
+        p = self._policy
+        self.on_battery = QCheckBox("Pause indexing on battery")
+        self.on_battery.setChecked(p.pause_on_battery)
+        self.when_busy = QCheckBox("Pause indexing while other programs keep the processor busy")
+        self.when_busy.setChecked(p.pause_when_busy)
+        self.idle_only = QCheckBox("Index while idle: only when the keyboard and mouse rest")
+        self.idle_only.setChecked(p.only_when_idle)
+        self.idle_only.setToolTip(
+            "On a computer without a graphics card, indexing photos takes seconds each: this "
+            "keeps it out of your way (it waits two minutes after your last input)"
+        )
+        form.addRow("Indexing", self.on_battery)
+        form.addRow("", self.when_busy)
+        form.addRow("", self.idle_only)
         return page
 
     # -- state -------------------------------------------------------------------------------
@@ -281,4 +299,9 @@ class SettingsDialog(QDialog):
             theme=str(self.theme.currentData()),
             tray=self.tray.isChecked() and self.tray.isEnabled(),
             ocr=self.ocr.isChecked(),
+            policy=Policy(
+                pause_on_battery=self.on_battery.isChecked(),
+                pause_when_busy=self.when_busy.isChecked(),
+                only_when_idle=self.idle_only.isChecked(),
+            ),
         )

@@ -1,12 +1,26 @@
-"""Indexing status in the status bar: counts, a progress bar with ETA, pause, errors."""
+"""Indexing status in the status bar: counts, a progress bar with ETA, pause, errors.
+
+The time left comes from the rate measured over the last minutes (:class:`engine.schedule.
+RateMeter`), shown as "about 9 hours left at 1.4 files/s"; files are indexed newest first, and
+a pause the engine's policy chose (on battery, a busy machine, "index while idle") is shown
+with its reason.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 from app.qt import Signal
+from engine.schedule import RateMeter, describe_eta
+
+NEWEST_FIRST_TIP = (
+    "The newest files are indexed first, so recent photos can be found within minutes. "
+    "File names can be searched already."
+)
 
 
 def eta_text(seconds: float | None) -> str:
@@ -59,6 +73,45 @@ class IndexStatus(QWidget):
         self._files = 0
         self._set_indexing(False)
         self.errors.setVisible(False)
+        self.meter = RateMeter()
+        self._reason: str | None = None
+        self._remaining = 0
+        self._reasons: Callable[[], str | None] | None = None
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._poll_reason)
+        self.bar.setToolTip(NEWEST_FIRST_TIP)
+
+    def watch_pause_reason(self, source: Callable[[], str | None], every_ms: int = 2000) -> None:
+        """Ask ``source`` now and then why indexing waits (``None``: it does not)."""
+        self._reasons = source
+        self._timer.start(every_ms)
+        self._poll_reason()
+
+    def _poll_reason(self) -> None:
+        if self._reasons is not None:
+            self.set_pause_reason(self._reasons())
+
+    def set_pause_reason(self, reason: str | None) -> None:
+        """A pause chosen by the policy (the button's own pause reads "paused")."""
+        if reason == self._reason:
+            return
+        self._reason = reason
+        if reason is None:
+            self.meter.resume()
+        else:
+            self.meter.pause()  # waiting is not work: the rate stays honest
+        if self._indexing or reason:
+            self.eta.setVisible(True)
+            self.eta.setText(self._eta_text())
+
+    def _eta_text(self) -> str:
+        if self.pause.isChecked():
+            return "paused"
+        if self._reason:
+            return self._reason
+        if self.meter.rate() is None:
+            return "estimating the time left…"
+        return describe_eta(self.meter.eta(self._remaining), self.meter.rate(), "files")
 
     @property
     def indexing(self) -> bool:
@@ -83,21 +136,28 @@ class IndexStatus(QWidget):
         reading = stage == "text"
         if self.pause.isChecked():
             return f"Paused: {of} {'read' if reading else 'indexed'}"
-        return f"{'Reading text in pictures…' if reading else 'Indexing…'} {of}"
+        if reading:
+            return f"Reading text in pictures… {of}"
+        return f"Indexing… {of}, newest first"
 
     def show_progress(
         self, done: int, total: int, errors: int, eta: float | None, stage: str = "index"
     ) -> None:
+        """``eta`` (the run's average) is kept for callers; the rate meter's figure is shown."""
         finished = done >= total
         self._stage = stage
         self.bar.setMaximum(max(total, 1))
         self.bar.setValue(min(done, max(total, 1)))
+        self.meter.update(done)
+        self._remaining = max(0, total - done)
         if not finished:
             self._set_indexing(True)
             self.counts.setText(self._progress_text(done, total, stage))
-            self.eta.setText("paused" if self.pause.isChecked() else eta_text(eta))
+            self.counts.setToolTip(NEWEST_FIRST_TIP if stage != "text" else "")
+            self.eta.setText(self._eta_text())
         else:
             self._set_indexing(False)
+            self.meter.reset()
 
     def show_status(self, status: dict[str, Any]) -> None:
         files = status.get("files", {})

@@ -17,6 +17,12 @@ Runtime, SQLite + sqlite-vec through the engine's own classes) and generated inp
 6. index size per photo, from the memory runs' databases;
 7. OCR (engine/bench/ocr.py): the cheap text-detection pass per photo, detection per text
    picture, recognition per line, and OCR's share of indexing a mixed folder.
+8. towers: per model variant given (``--model A --model B``), each tower in a fresh process:
+   load time, resident memory (VRAM where ``nvidia-smi`` answers), the first (cold) and warm
+   text queries, photos/s per batch size and thread count, int8/fp16 agreement with fp32 on
+   scikit-image's real photos, and the variant the CPU path uses (:mod:`engine.bench.towers`);
+9. cli: ``lanterna search`` in a new process at 100k items, alone and answered by a running
+   process over its private socket (:mod:`engine.bench.cli`).
 
 The model is the folder given (the real jina-clip-v2 when you have it) or the toy model built
 into a temporary folder. Times are wall-clock medians and 95th percentiles; compare figures
@@ -39,6 +45,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .cli import bench_cli
 from .context import _embedder, _model_folder
 from .decode import bench_decode
 from .gui import bench_gui
@@ -50,6 +57,7 @@ from .query import _fill as _fill
 from .query import _filter_args as _filter_args
 from .report import Verdict, budgets, render
 from .timing import _note
+from .towers import bench_towers, photo_files
 
 __all__ = [
     "DIMS",
@@ -62,11 +70,13 @@ __all__ = [
     "Plan",
     "Search",
     "Verdict",
+    "bench_cli",
     "bench_decode",
     "bench_gui",
     "bench_memory",
     "bench_pipeline",
     "bench_query",
+    "bench_towers",
     "budgets",
     "render",
     "run",
@@ -85,7 +95,41 @@ def _machine() -> dict[str, Any]:
         "numpy": np.__version__,
         "onnxruntime": onnxruntime.__version__,
         "sqlite_vec": getattr(sqlite_vec, "__version__", "?"),
+        "cpu": _cpu_name(),
+        "providers": onnxruntime.get_available_providers(),
+        "gpu": _gpu_name(),
     }
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def _gpu_name() -> str | None:
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=name,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out or None
 
 
 def run(
@@ -97,10 +141,13 @@ def run(
     only: Sequence[str] | None = None,
     out: IO[str] | None = None,
     workdir: Path | None = None,
+    variants: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Run the suite and print its table (or, with ``json``, one JSON object); return figures.
 
-    ``only`` picks sections (``decode``, ``pipeline``, ``query``, ``memory``, ``gui``).
+    ``only`` picks sections (``decode``, ``pipeline``, ``query``, ``memory``, ``gui``,
+    ``towers``). ``variants`` are model folders for the towers section (the first one, unless
+    ``model_dir`` is given, also runs the other sections).
     """
     sections = tuple(only) if only else SECTIONS
     unknown = set(sections) - set(SECTIONS)
@@ -115,6 +162,8 @@ def run(
         else:
             work = Path(workdir)
             work.mkdir(parents=True, exist_ok=True)
+        if model_dir is None and variants:
+            model_dir = Path(variants[0])
         folder, toy = stack.enter_context(_model_folder(model_dir, work))
         from ..model import load
 
@@ -138,7 +187,21 @@ def run(
         if "query" in sections:
             figures["query"] = bench_query(folder, device, plan, work)
         if "memory" in sections:
-            figures["memory"] = bench_memory(folder, device, plan, work)
+            # memory against library size does not depend on the tower's cost: a real-size
+            # tower on a CPU (seconds per photo) would take hours here, so the toy stands in
+            slow = not toy and (figures.get("pipeline") or {}).get("tower_images_per_s", 99) < 5
+            memory_model = folder
+            if slow:
+                from onnx_models.toy import build_toy_model
+
+                memory_model = build_toy_model(work / "toy-model-memory")
+            figures["memory"] = bench_memory(memory_model, device, plan, work)
+            if slow:
+                figures["memory"]["note"] = (
+                    "indexed with the toy model: the given towers run at "
+                    f"{figures['pipeline']['tower_images_per_s']:.2f} img/s here; "
+                    "their own memory is in 8. towers"
+                )
         if "gui" in sections:
             _note("gui")
             figures["gui"] = bench_gui(plan)
@@ -147,6 +210,19 @@ def run(
             from .ocr import bench_ocr
 
             figures["ocr"] = bench_ocr(folder, device, plan, work, toy)
+        if "cli" in sections:
+            figures["cli"] = bench_cli(folder, device, plan, work)
+        if "towers" in sections:
+            towers = [Path(v) for v in variants] or ([] if toy else [folder])
+            if not towers:
+                towers = [folder]
+            if len(photo_files()) < 2:
+                figures["towers"] = {
+                    "skipped": "needs scikit-image's sample photos: pip install scikit-image "
+                    "(or pip install -e '.[bench]')"
+                }
+            else:
+                figures["towers"] = bench_towers(towers, device, plan)
     if "decode" in figures and "pipeline" in figures:
         p = figures["pipeline"]
         p["decode_capacity_images_per_s"] = round(

@@ -25,39 +25,58 @@ def bench_pipeline(model_dir: Path, device: str, plan: Plan, work: Path) -> dict
     folder = work / "pipeline-photos"
     folder.mkdir(parents=True, exist_ok=True)
     base = _jpeg(_photo(4000, 3000, seed=2), taken="2023:08:15 09:30:00")
-    for i in range(plan.pipeline_files):
-        (folder / f"IMG_{i:05d}.jpg").write_bytes(_with_comment(base, f"lanterna bench {i}"))
     with Library(work / "pipeline-data", model_dir, device=device) as lib:
         embedder = lib.embedder
         spec = embedder.model.vision
         tensor, _ = prepare(base, spec)
-        embedder.embed_pixels(np.stack([tensor] * embedder.batch_size))  # sessions warm
+        batch = np.stack([tensor] * embedder.batch_size)
+        start = time.perf_counter()
+        embedder.embed_pixels(batch)  # sessions warm
+        per_image = (time.perf_counter() - start) / len(batch)
+        # the bare tower before and after the pipeline: a shared machine's load drifts
+        before_s = min(_timed(lambda: embedder.embed_pixels(batch), 1, warmup=0))
+        # a real-size tower on a CPU takes seconds per photo: as many files as the plan's time
+        files = plan.pipeline_files
+        if per_image * files > plan.pipeline_seconds:
+            files = max(2 * len(batch), int(plan.pipeline_seconds / per_image))
+        files -= files % len(batch)
+        for i in range(files):
+            (folder / f"IMG_{i:05d}.jpg").write_bytes(_with_comment(base, f"lanterna bench {i}"))
         lib.set_ocr(False)  # the vectors' pipeline alone; OCR has its own part (bench/ocr.py)
         lib.add_folders([folder])
+        busy_before = embedder.stats.vision_seconds
         start = time.perf_counter()
         report = lib.index()
         elapsed = time.perf_counter() - start
+        busy = embedder.stats.vision_seconds - busy_before
         embedded = report.run.embedded
         workers = lib.workers or max(1, min(4, os.cpu_count() or 2))
         # the bare tower: same session, same batch size, tensors already made
-        batch = np.stack([tensor] * embedder.batch_size)
-        rounds = max(1, plan.pipeline_files // embedder.batch_size)
-        tower_s = min(
-            _timed(lambda: [embedder.embed_pixels(batch) for _ in range(rounds)], 2, warmup=0)
+        rounds = max(1, files // embedder.batch_size)
+        reps = 2 if per_image * files < plan.pipeline_seconds / 2 else 1
+        after_s = min(
+            _timed(lambda: [embedder.embed_pixels(batch) for _ in range(rounds)], reps, warmup=0)
         )
+        tower_s = rounds * (before_s + after_s / rounds) / 2 if per_image > 0.5 else after_s
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         provider = embedder.provider
     pipeline_ips = embedded / elapsed if elapsed > 0 else 0.0
     tower_ips = rounds * embedder.batch_size / tower_s
     return {
-        "files": plan.pipeline_files,
+        "files": files,
         "embedded": embedded,
         "batch_size": embedder.batch_size,
+        "tower_threads": embedder.tuning.vision_threads,
         "decode_workers": workers,
         "provider": provider,
         "seconds": round(elapsed, 3),
         "pipeline_images_per_s": round(pipeline_ips, 2),
         "tower_images_per_s": round(tower_ips, 2),
         "ratio": round(pipeline_ips / tower_ips, 4),
+        # the share of the run the tower was computing: what decode and writes leave it, and
+        # a figure that a shared machine's changing load moves much less than two rates
+        "tower_busy_share": round(busy / elapsed, 4) if elapsed > 0 else None,
+        "load_average": None if load is None else round(load, 2),
         "writes": _write_probe(work / "writes", plan.write_probe),
     }
 

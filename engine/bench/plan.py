@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SECTIONS = ("decode", "pipeline", "query", "memory", "gui", "ocr")
+SECTIONS = ("decode", "pipeline", "query", "memory", "gui", "ocr", "towers", "cli")
 DIMS = 256
 K = 10
 MIB = 1024 * 1024
@@ -24,6 +24,12 @@ class Plan:
     memory_files: tuple[int, int]
     text_queries: int
     gui: bool
+    tower_photos: int = 8  # real photos per vision run (also the agreement set)
+    tower_batches: tuple[int, ...] = (1, 4)
+    tower_images: int = 4  # images per batch size beyond batch 1
+    pipeline_seconds: float = 30.0  # a tower slower than this allows gets fewer pipeline files
+    cli_items: int = 100_000  # the index that `lanterna search` in a new process searches
+    cli_reps: int = 5
 
 
 QUICK = Plan(
@@ -49,6 +55,11 @@ FULL = Plan(
     memory_files=(1_000, 10_000),
     text_queries=100,
     gui=True,
+    tower_photos=16,
+    tower_batches=(1, 2, 4, 8),
+    tower_images=16,
+    pipeline_seconds=120.0,
+    cli_reps=15,
 )
 
 TEXT_QUERIES = (

@@ -190,6 +190,7 @@ def _measure(
     truth: _Truth,
     bytes_per_vector: float | None,
     note: str = "",
+    filters: bool = True,
 ) -> dict[str, Any]:
     found: list[list[int]] = []
     times = []
@@ -199,7 +200,7 @@ def _measure(
         times.append(time.perf_counter() - start)
     ffound: list[list[int]] = []
     ftimes = []
-    for q in truth.queries:
+    for q in truth.queries if filters else ():
         start = time.perf_counter()
         ffound.append(search(q, True))
         ftimes.append(time.perf_counter() - start)
@@ -208,8 +209,8 @@ def _measure(
         "method": method,
         **_stats(times),
         "recall_at_10": _recall(found, truth.plain),
-        "filtered_p50_ms": _stats(ftimes)["p50_ms"],
-        "filtered_recall_at_10": _recall(ffound, truth.filtered),
+        "filtered_p50_ms": _stats(ftimes)["p50_ms"] if filters else None,
+        "filtered_recall_at_10": _recall(ffound, truth.filtered) if filters else None,
         "bytes_per_vector": bytes_per_vector,
         "note": note,
     }
@@ -254,6 +255,7 @@ def bench_query(model_dir: Path, device: str, plan: Plan, work: Path) -> dict[st
             _note(f"query: numpy and vectorindex at {n:,}")
             search = partial(_by_numpy, data, mask)
             rows.append(_measure("numpy float32 matmul (exact)", search, truth, 4 * DIMS))
+            rows.extend(_faiss_rows(data, truth, plan))
             ids = np.arange(1, n + 1, dtype=np.int64)
             folder = np.asarray(folder_ids, dtype=np.int64)[ids % len(folder_ids)]
             taken = 1_300_000_000 + (ids * 2_654_435_761) % 315_360_000
@@ -296,6 +298,61 @@ def bench_query(model_dir: Path, device: str, plan: Plan, work: Path) -> dict[st
         "text_tower": tower,
         "text_query_100k": text,
     }
+
+
+def _faiss_rows(data: npt.NDArray[np.float32], truth: _Truth, plan: Plan) -> list[dict[str, Any]]:
+    """faiss-cpu beside the engine's index: exact (flat) and IVF (at 1M in full mode only);
+    HNSW at 100k in full mode.
+
+    faiss answers without the metadata filters (they would need an ID selector per query), so
+    its filtered columns stay empty. Skipped where faiss-cpu is not installed (the bench extra).
+    """
+    try:
+        import faiss
+    except ImportError:
+        return []
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    n = len(data)
+    out = []
+
+    def search(index: Any, q: npt.NDArray[np.float32], filtered: bool) -> list[int]:
+        _, found = index.search(q[None, :], K)
+        return [int(i) + 1 for i in found[0] if i >= 0]
+
+    start = time.perf_counter()
+    flat = faiss.IndexFlatIP(DIMS)
+    flat.add(data)
+    note = f"built in {time.perf_counter() - start:.1f} s"
+    out.append(
+        _measure("faiss IndexFlatIP (exact)", partial(search, flat), truth, 4 * DIMS, note, False)
+    )
+    del flat
+    if n > 100_000 and not plan.int8:
+        return out  # quick mode: IVF's k-means at 1M takes minutes on 2 cores (full mode has it)
+    nlist = int(4 * np.sqrt(n))
+    start = time.perf_counter()
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIMS), DIMS, nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf.train(data[np.random.default_rng(3).choice(n, min(n, 40 * nlist), replace=False)])
+    ivf.add(data)
+    built = time.perf_counter() - start
+    # text queries sit far from every image cluster (the modality gap): IVF needs many probes
+    for nprobe in (32, max(64, nlist // 8)):
+        ivf.nprobe = nprobe
+        note = f"built in {built:.1f} s; nlist {nlist}, nprobe {nprobe}"
+        name = f"faiss IVF{nlist},Flat nprobe {nprobe}"
+        out.append(_measure(name, partial(search, ivf), truth, 4 * DIMS, note, False))
+    del ivf
+    if plan.int8 and n <= 100_000:
+        start = time.perf_counter()
+        hnsw = faiss.IndexHNSWFlat(DIMS, 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 64
+        hnsw.add(data)
+        hnsw.hnsw.efSearch = 128
+        note = f"built in {time.perf_counter() - start:.1f} s; M 32, efSearch 128"
+        out.append(
+            _measure("faiss HNSW32,Flat", partial(search, hnsw), truth, 4 * DIMS + 256, note, False)
+        )
+    return out
 
 
 def _checkpointed_size(path: Path) -> int:
