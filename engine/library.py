@@ -481,8 +481,9 @@ class Library:
         passages were forgotten."""
         from .ocrindex import SETTING
 
-        self.store.set_setting(SETTING, bool(enabled))
+        # off: the text goes first, so that no status shows reading off with its text still there
         dropped = 0 if enabled else self.store.drop_ocr()
+        self.store.set_setting(SETTING, bool(enabled))
         if enabled:
             self._wake.set()
         return dropped
