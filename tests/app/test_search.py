@@ -144,6 +144,7 @@ def test_folder_filter(
 
 
 def test_stale_results_are_dropped(qtbot: Any, window: Any) -> None:
+    settle(window)  # the window's own refreshes first: they would supersede the requests below
     seen: list[SearchRequest] = []
     window.bridge.search_done.connect(lambda req, _entries: seen.append(req))
     window.bridge.search(SearchRequest(text="red"))
