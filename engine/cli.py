@@ -122,6 +122,11 @@ def _parser() -> argparse.ArgumentParser:
     srch.add_argument(
         "--meaning-only", action="store_true", help="rank by meaning only, not exact words first"
     )
+    srch.add_argument(
+        "--words",
+        action="store_true",
+        help="exact words only, no meaning (fast: needs no model; so does a quoted phrase)",
+    )
     srch.add_argument("-k", type=int, default=20, metavar="N", help="how many files (default 20)")
     srch.add_argument("--kind", choices=["image", "document"])
     srch.add_argument("--folder", metavar="PATH", help="only files below this folder")
@@ -315,6 +320,7 @@ def _cmd_search(lib: Any, args: argparse.Namespace) -> int:
         date_to=parse_date(args.date_to, end=True) if args.date_to else None,
         show_all=args.show_all,
         meaning_only=args.meaning_only,
+        words_only=args.words,
     )
     try:
         results = lib.search(query)

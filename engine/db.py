@@ -8,6 +8,8 @@ means one tested code path rather than a fallback that only some users exercise.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import os
 import shutil
@@ -20,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import apsw
-import sqlite_vec
 
 from . import fts
 from .errors import IndexDamagedError, IndexError_
@@ -61,6 +62,20 @@ def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
     return conn
 
 
+@functools.cache
+def _vec_extension() -> str:
+    """sqlite-vec's loadable extension, found without importing its Python package (which loads
+    numpy for its helpers: a search of exact words needs none of that)."""
+    spec = importlib.util.find_spec("sqlite_vec")
+    if spec is None:
+        raise IndexError_("sqlite-vec is not installed", "reinstall Lanterna (pip install -e .)")
+    if not spec.submodule_search_locations:  # an unusual importer: ask the package itself
+        import sqlite_vec
+
+        return str(sqlite_vec.loadable_path())
+    return os.path.join(next(iter(spec.submodule_search_locations)), "vec0")
+
+
 def _open(name: str, readonly: bool, uri: bool = False) -> apsw.Connection:
     flags = (
         apsw.SQLITE_OPEN_READONLY
@@ -70,7 +85,7 @@ def _open(name: str, readonly: bool, uri: bool = False) -> apsw.Connection:
     conn = apsw.Connection(name, flags=flags | (apsw.SQLITE_OPEN_URI if uri else 0))
     conn.setbusytimeout(BUSY_TIMEOUT_MS)
     conn.enable_load_extension(True)
-    conn.load_extension(sqlite_vec.loadable_path())
+    conn.load_extension(_vec_extension())
     conn.enable_load_extension(False)
     return conn
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -29,19 +30,23 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import db, paths
-from . import model as model_folder
-from .documents import INDEXING, close_worker, interrupt_worker
-from .embedder import Embedder
 from .errors import ConfigError, IndexDamagedError, IndexError_, ModelError, ModelMismatchError
-from .indexer import Indexer, Progress, RunStats, decode_pool, default_workers
-from .ocr import OcrWorker
-from .scanner import DEFAULT_EXCLUDES, Changes, Rules, Stat, kind_of, reconcile, walk
-from .search import Query, Result, Searcher
+from .search import Query, Result, Searcher, needs_model
 from .store import FileRow, Folder, Store
-from .watcher import Batch, Watcher
+
+# What indexing, watching and the model need is imported where it is first used: a process
+# that only searches exact words (`lanterna search --words`) loads neither numpy, Pillow,
+# ONNX Runtime nor watchdog.
+if TYPE_CHECKING:
+    from . import model as model_folder
+    from .embedder import Embedder
+    from .indexer import Progress, RunStats
+    from .ocr import OcrWorker
+    from .scanner import Changes, Rules
+    from .watcher import Batch, Watcher
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,11 @@ VISION_IDLE_S = 5 * 60  # then the vision tower's memory goes back; the text tow
 
 def normalise(path: str | os.PathLike[str]) -> str:
     return os.path.normcase(os.path.abspath(os.fspath(path)))
+
+
+def _loaded(name: str) -> Any:
+    """The engine's module ``name`` if something imported it already, else None."""
+    return sys.modules.get(f"{__package__}.{name}")
 
 
 def _constant(folder: Folder) -> Callable[[str], Folder | None]:
@@ -149,7 +159,9 @@ class Library:
                 return all(t == me for t in self._active_threads)
 
             if not self._runs.wait_for(others_done, CLOSE_GRACE_S):
-                interrupt_worker(INDEXING)  # a long PDF read: it stays pending
+                documents = _loaded("documents")
+                if documents is not None:  # a long PDF read: it stays pending
+                    documents.interrupt_worker(documents.INDEXING)
                 if not self._runs.wait_for(others_done, CLOSE_WAIT_S):
                     log.warning("indexing did not stop in %.0f s; closing anyway", CLOSE_WAIT_S)
         if self.watcher is not None:  # a watch() that never got to its own clean-up
@@ -167,7 +179,9 @@ class Library:
             if self._ocr_worker is not None:
                 self._ocr_worker.close()
                 self._ocr_worker = None
-        close_worker(INDEXING)
+        documents = _loaded("documents")  # never imported: no PDF reader was started
+        if documents is not None:
+            documents.close_worker(documents.INDEXING)
         self.store.close()
 
     def __enter__(self) -> Library:
@@ -181,6 +195,8 @@ class Library:
             if self._closing.is_set():
                 raise IndexError_("the library is closing")
             if self._pool is None:
+                from .indexer import decode_pool, default_workers
+
                 self._pool = decode_pool(self.workers or default_workers())
             return self._pool
 
@@ -243,6 +259,9 @@ class Library:
             if self._closing.is_set():
                 raise IndexError_("the library is closing")
             if self._embedder is None:
+                from . import model as model_folder
+                from .embedder import Embedder
+
                 folder = model_folder.load(self.model_dir)
                 model_folder.verify(folder, paths.cache_dir(self.data_dir) / "model-checksums.json")
                 self._check_identity(folder)
@@ -295,6 +314,8 @@ class Library:
 
     def reembed(self) -> None:
         """Forget every vector and adopt the current model folder (the user agreed to re-embed)."""
+        from . import model as model_folder
+
         folder = model_folder.load(self.model_dir)
         self.store.claim_writer()
         self.store.clear_vectors()
@@ -344,6 +365,8 @@ class Library:
         return dropped
 
     def rules(self) -> Rules:
+        from .scanner import DEFAULT_EXCLUDES, Rules
+
         return Rules(
             excludes=tuple(self.store.setting("excludes", list(DEFAULT_EXCLUDES))),
             include_hidden=bool(self.store.setting("include_hidden", False)),
@@ -380,6 +403,8 @@ class Library:
         self, folder_paths: Iterable[str] | None = None, cancel: threading.Event | None = None
     ) -> tuple[Changes, list[tuple[str, str]]]:
         """Reconcile the index with the disk for the given (or all) watched folders."""
+        from .scanner import Changes, reconcile, walk
+
         folders = self.store.folders()
         if folder_paths is not None:
             wanted = [normalise(p) for p in folder_paths]
@@ -452,6 +477,8 @@ class Library:
         progress: Callable[[Progress], None] | None = None,
     ) -> RunStats:
         """Embed what is pending, then read the text in pictures not read yet (when on)."""
+        from .indexer import Indexer, RunStats
+
         with self._activity(cancel) as stop:
             self.store.claim_writer()
             run = RunStats()
@@ -490,6 +517,8 @@ class Library:
 
     def ocr_worker(self) -> OcrWorker:
         """The OCR process, on the device the towers use (started on first use)."""
+        from .ocr import OcrWorker
+
         with self._ocr_lock:
             if self._closing.is_set():
                 raise IndexError_("the library is closing")
@@ -541,6 +570,8 @@ class Library:
         before its folder was renamed must not reappear under the new name). A path that
         exists but cannot be looked at (permissions) keeps what the index has.
         """
+        from .scanner import Changes, Stat, kind_of, reconcile, walk
+
         folders = self.store.folders()
         rules = self.rules()
         changes = Changes()
@@ -625,6 +656,8 @@ class Library:
                 return root is not None and rules.skips(root.path, path)
 
             # Watch first, then scan: a file that arrives meanwhile is seen by one or the other.
+            from .watcher import Watcher
+
             watcher = Watcher(
                 [f.path for f in folders],
                 handle,
@@ -719,25 +752,31 @@ class Library:
 
     # -- searching ---------------------------------------------------------------------------
 
-    def searcher(self) -> Searcher:
-        """The one searcher of this library (it caches the calibration background)."""
-        embedder = self.embedder
+    def searcher(self, *, model: bool = True) -> Searcher:
+        """The one searcher of this library (it caches the calibration background). Without
+        ``model`` it may lack the model (it answers exact words only, never loading it)."""
+        embedder = self.embedder if model else self._embedder
         searcher = self._searcher
         if (
             searcher is None
-            or searcher.embedder is not embedder
             or searcher.store is not self.store
+            or (embedder is not None and searcher._embedder is not embedder)
         ):
             searcher = self._searcher = Searcher(self.store, embedder)
         return searcher
 
     def search(self, query: Query) -> list[Result]:
         """A damaged page met here is handled like a damaged index file: set aside, rebuilt
-        (folders kept), and said in one line, never a crash."""
-        from .ocrindex import annotate
-
+        (folders kept), and said in one line, never a crash. Exact words only (``--words``,
+        quoted phrases, ``name:``) need no model: they are answered without loading it."""
         try:
-            return annotate(self.store, self.searcher().search(query), query.text)
+            searcher = self.searcher(model=needs_model(query))
+            results = searcher.search(query)
+            if any(r.type == "text" and self.store.ocr_items(r.file_id, r.item) for r in results):
+                from .ocrindex import annotate  # text read from pictures: which line, where
+
+                results = annotate(self.store, results, query.text)
+            return results
         except IndexDamagedError as exc:
             raise self._damaged(exc) from exc
 
@@ -770,6 +809,8 @@ class Library:
             raise self._damaged(exc) from exc
 
     def _status(self, load_model: bool) -> dict[str, Any]:
+        from . import model as model_folder
+
         counts = self.store.counts()
         meta = self.store.meta()
         info: dict[str, Any] = {

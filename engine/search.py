@@ -22,18 +22,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
-
-from . import probes
 from . import query as query_language
-from .embedder import Embedder
 from .errors import ConfigError
-from .model import STORED_DIMS
+from .migrations import VECTOR_DIMS as STORED_DIMS
 from .paths import display
-from .preprocess import prepare
 from .store import ITEM_TYPES, MAX_KNN, KeywordHit, Store
+
+if TYPE_CHECKING:  # numpy, the towers and Pillow load with the first search by meaning
+    import numpy as np
+    import numpy.typing as npt
+
+    from .embedder import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Query:
     not_images: tuple[str | bytes, ...] = ()
     show_all: bool = False  # also the results below the cut-off, after the others
     meaning_only: bool = False  # no exact-word tier
+    words_only: bool = False  # exact words only: no meaning tier, no model (also "quoted" text)
     live: bool = False  # typing: an unfinished last word is a prefix
 
 
@@ -133,6 +135,8 @@ def parse_date(text: str, *, end: bool = False) -> float:
 
 
 def combine(vectors: Sequence[npt.NDArray[np.float32]]) -> npt.NDArray[np.float32]:
+    import numpy as np
+
     total: npt.NDArray[np.float32] = np.sum(np.stack(vectors), axis=0).astype(np.float32)
     norm = float(np.linalg.norm(total))
     if norm == 0.0:
@@ -150,6 +154,8 @@ class Background:
     def calibrate(self, vector: npt.NDArray[np.float32]) -> tuple[float, float]:
         """Median and robust spread (MAD, with the matches clipped first) of ``vector``'s
         cosines over the background."""
+        import numpy as np
+
         if len(self.vectors) == 0:
             return 0.0, 1.0
         scores = self.vectors @ vector
@@ -191,6 +197,7 @@ class _Candidate:
     keyword: KeywordHit | None = None
     name_hit: KeywordHit | None = None
     keyword_rank: int = 0
+    name_rank: int = 0
 
 
 def match_of(spreads: float) -> float:
@@ -202,17 +209,32 @@ def match_of(spreads: float) -> float:
 
 
 class Searcher:
-    def __init__(self, store: Store, embedder: Embedder) -> None:
+    """Ranks for one store. ``embedder`` may be None for a searcher that only answers queries
+    of exact words (:func:`needs_model` is False for them): those never load the model."""
+
+    def __init__(self, store: Store, embedder: Embedder | None) -> None:
         self.store = store
-        self.embedder = embedder
+        self._embedder = embedder
         self._lock = threading.Lock()
         self._probes: dict[str, npt.NDArray[np.float32]] | None = None
         self._samples: dict[str, tuple[float, int, npt.NDArray[np.float32]]] = {}
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            raise ConfigError("this search needs the model", "give a model folder (--model DIR)")
+        return self._embedder
+
+    @property
+    def has_model(self) -> bool:
+        return self._embedder is not None
 
     # -- calibration -------------------------------------------------------------------------
 
     def ensure_probes(self) -> None:
         """Embed and store the probes of the current model if the index lacks them (writers)."""
+        from . import probes
+
         key = probes.model_key(self.embedder)
         stored = self.store.probes(key)
         missing = {}
@@ -227,6 +249,10 @@ class Searcher:
             self._probes = None
 
     def _probe_vectors(self, item_type: str) -> npt.NDArray[np.float32]:
+        import numpy as np
+
+        from . import probes
+
         with self._lock:
             if self._probes is None:
                 self._probes = self.store.probes(probes.model_key(self.embedder))
@@ -262,6 +288,8 @@ class Searcher:
         return vectors
 
     def background(self, item_type: str) -> Background:
+        import numpy as np
+
         parts = [self._probe_vectors(item_type), self._sample(item_type)]
         parts = [p for p in parts if len(p)]
         if not parts:
@@ -274,6 +302,8 @@ class Searcher:
         return self.embedder.embed_query(text)
 
     def image_vector(self, image: str | bytes) -> npt.NDArray[np.float32]:
+        from .preprocess import prepare
+
         pixels, _ = prepare(image, self.embedder.model.vision)
         vector: npt.NDArray[np.float32] = self.embedder.embed_pixels(pixels[None])[0]
         return vector
@@ -297,6 +327,8 @@ class Searcher:
         parts += [_Part(self.text_vector(p.text), p.weight, True) for p in parsed.negatives]
         parts += [_Part(self.text_vector(t), 1.0, True) for t in query.not_texts if t.strip()]
         parts += [_Part(self.image_vector(i), 1.0, True) for i in query.not_images]
+        if not parts:  # exact words only: no background, no model
+            return parts
         for item_type in ITEM_TYPES:
             background = self.background(item_type)
             for part in parts:
@@ -309,6 +341,10 @@ class Searcher:
             return []
         parsed = query_language.parse(query.text, live=query.live)
         query = self._apply_fields(query, parsed)
+        if words_only(query, parsed):
+            if not parsed.keyword_match() and not parsed.names:
+                raise ConfigError("no words to search for", "give words, or drop --words")
+            return self._rank(query, parsed, [])
         parts = self._parts(query, parsed)
         if not any(not p.negative for p in parts) and not parsed.names:
             raise ConfigError("nothing to search for", "give a text, an image, or both")
@@ -398,7 +434,8 @@ class Searcher:
                     c = candidates.setdefault(hit.file_id, _Candidate(hit.file_id))
                     paths[hit.file_id] = (hit.path, hit.kind, hit.taken)
                     if names:
-                        c.name_hit = c.name_hit or hit
+                        if c.name_hit is None:
+                            c.name_hit, c.name_rank = hit, rank
                     elif c.keyword is None:
                         c.keyword, c.keyword_rank = hit, rank
         only: set[int] | None = None
@@ -406,12 +443,14 @@ class Searcher:
         if name_match:
             hits = self._keyword(name_match, EXCLUDE_DEPTH, True, query, folder_ids)
             only = {h.file_id for h in hits if allowed(h.path, h.file_id)}
-            for hit in hits:
+            for rank, hit in enumerate(hits):
                 paths.setdefault(hit.file_id, (hit.path, hit.kind, hit.taken))
                 if hit.file_id in only:
-                    candidates.setdefault(hit.file_id, _Candidate(hit.file_id)).name_hit = hit
+                    c = candidates.setdefault(hit.file_id, _Candidate(hit.file_id))
+                    if c.name_hit is None:
+                        c.name_hit, c.name_rank = hit, rank
         excluded: set[int] = set()
-        excluded_match = parsed.excluded_match()
+        excluded_match = _excluded_match(parsed, query.not_texts)
         if excluded_match:
             for names in (False, True):
                 hits = self._keyword(excluded_match, EXCLUDE_DEPTH, names, query, folder_ids)
@@ -430,7 +469,13 @@ class Searcher:
         if not candidates:
             return []
 
-        self._score(candidates, parts)
+        if parts:
+            self._score(candidates, parts)
+        else:  # exact words only: the keyword index's own order (bm25), names and text merged
+            for c in candidates.values():
+                ranks = [c.keyword_rank] if c.keyword is not None else []
+                ranks += [c.name_rank] if c.name_hit is not None else []
+                c.spreads = -float(min(ranks, default=KEYWORD_DEPTH))
         results = [self._result(c, paths) for c in candidates.values() if c.file_id in paths]
         results.sort(key=_order)
         shown = [r for r in results if not r.weak]
@@ -532,6 +577,39 @@ class Searcher:
             weak=not exact and match < GOOD,
             spreads=c.spreads if math.isfinite(c.spreads) else -1e9,
         )
+
+
+def words_only(query: Query, parsed: query_language.Parsed) -> bool:
+    """Exact words only, no meaning: asked for (``--words``), or nothing but quoted phrases and
+    ``name:`` words, and no picture in the query."""
+    if query.image is not None or query.images or query.not_images or query.meaning_only:
+        return False
+    if query.words_only:
+        return True
+    texts = parsed.positives + parsed.negatives
+    if not texts and not parsed.names:
+        return False
+    quoted = all(t.phrase for part in texts for group in part.groups for t in group)
+    return quoted and not any(t.strip() for t in query.not_texts)
+
+
+def needs_model(query: Query) -> bool:
+    """Whether answering ``query`` needs the towers (the model loaded, its probes)."""
+    try:
+        parsed = query_language.parse(query.text, live=query.live)
+    except ConfigError:
+        return False  # the search itself says what is wrong, without loading anything
+    return not words_only(query, parsed)
+
+
+def _excluded_match(parsed: query_language.Parsed, not_texts: Sequence[str]) -> str | None:
+    """The words no result may hold: the query's ``-word``s and those of each "not" text."""
+    options = [m for m in [parsed.excluded_match()] if m]
+    for text in not_texts:
+        found = query_language.parse(text).keyword_match()
+        if found:
+            options.append(f"({found})")
+    return " OR ".join(options) if options else None
 
 
 def _order(r: Result) -> tuple[int, float, float, int]:

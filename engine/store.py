@@ -30,16 +30,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import apsw
-import numpy as np
-import numpy.typing as npt
 
-from . import db, vectorindex
+from . import db
 from .errors import IndexDamagedError, IndexError_
 from .migrations import VECTOR_DIMS
 from .paths import display, from_bytes, to_bytes
+
+if TYPE_CHECKING:  # numpy and the vector index load when vectors are first touched: a search
+    import numpy as np  # of exact words never needs them
+    import numpy.typing as npt
+
+    from . import vectorindex
 
 PENDING = "pending"
 INDEXED = "indexed"
@@ -175,6 +179,8 @@ def _file_row(row: Sequence[Any]) -> FileRow:
 
 
 def _blob(vector: npt.NDArray[np.float32]) -> bytes:
+    import numpy as np
+
     arr = np.ascontiguousarray(vector, dtype=np.float32)
     if arr.shape != (VECTOR_DIMS,):
         raise ValueError(f"expected a {VECTOR_DIMS}-d vector, got shape {arr.shape}")
@@ -420,6 +426,8 @@ class Store:
     def load_memory_index(self) -> int:
         """Build the in-memory copy of the vectors now; writers wait meanwhile, so no change is
         lost. Returns how many vectors it holds. Turns ``memory_index`` on."""
+        from . import vectorindex
+
         with self._lock:
             if self._closed:
                 raise IndexError_("the index is closed")
@@ -796,6 +804,8 @@ class Store:
     def _replace_items(
         self, conn: apsw.Connection, file: FileRow, items: Sequence[ItemVector]
     ) -> None:
+        import numpy as np
+
         self._delete_vectors(conn, self._item_ids(conn, [file.id]))
         conn.execute("DELETE FROM items WHERE file_id=?", (file.id,))
         taken = int(file.taken or file.mtime_ns // 1_000_000_000)
@@ -838,6 +848,8 @@ class Store:
     ) -> str:
         """Give ``target`` the items and vectors of an identical file, if still true; STALE
         also when the source went away (the target is then read and embedded itself)."""
+        import numpy as np
+
         with self.write() as conn:
             outcome = self._still_true(conn, target, size, mtime_ns, inode)
             if outcome != WRITTEN:
@@ -1206,6 +1218,8 @@ class Store:
     def vectors(self, item_ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
         """The stored vectors of these items (those still there); from the in-memory index
         when it is current (sqlite-vec answers ``IN (…)`` by a scan)."""
+        import numpy as np
+
         index = self._fast_index()
         if index is not None:
             return index.vectors(list(item_ids))
@@ -1242,6 +1256,8 @@ class Store:
 
         The order is a fixed scramble of the ids (Knuth's multiplicative hash), not random():
         the same index always gives the same sample, so rankings are repeatable."""
+        import numpy as np
+
         top = self._read("SELECT max(id) FROM items")[0][0]
         ids: list[int] = []
         if top and top > 16 * limit:
@@ -1277,6 +1293,8 @@ class Store:
 
     def probes(self, model: str) -> dict[str, npt.NDArray[np.float32]]:
         """The calibration probes stored for ``model``, per item type."""
+        import numpy as np
+
         by_type: dict[str, list[npt.NDArray[np.float32]]] = {}
         for item_type, blob in self._read(
             "SELECT type, vector FROM probes WHERE model=? ORDER BY type, position", (model,)
@@ -1296,6 +1314,8 @@ class Store:
                 )
 
     def item_vectors(self, file_id: int) -> list[npt.NDArray[np.float32]]:
+        import numpy as np
+
         rows = self._read(
             "SELECT v.embedding FROM items i JOIN vec_items v ON v.item_id = i.id "
             "WHERE i.file_id=? ORDER BY i.id",
@@ -1378,6 +1398,8 @@ class Store:
     ) -> bool:
         """Replace a file's OCR passages and record that its content was read. Writes nothing
         (returns False) if the file is gone or its content changed since it was read."""
+        import numpy as np
+
         with self.write() as conn:
             current = conn.execute(
                 "SELECT folder_id, taken, mtime_ns FROM files WHERE id=? AND status=? AND hash=?",
