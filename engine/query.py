@@ -1,7 +1,8 @@
 """The query language shared by the CLI and the app.
 
     red car                 both words, by meaning and as exact words
-    "red car"               the exact phrase
+    "red car"               the exact phrase (a query of quoted phrases only: exact words,
+                            no meaning, no model needed)
     cat OR dog              either word
     -people   - people      not this (fewer by meaning, none that hold the word)
     port*                   a prefix

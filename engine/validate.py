@@ -267,6 +267,13 @@ def search_args(args: Any, watched: Sequence[str]) -> None:
         args.not_texts[i] = utf8_text(other, "--not")
     if not text.strip() and not args.image:
         raise UsageError("nothing to search for", "give a TEXT, an --image FILE, or both")
+    if getattr(args, "words", False):
+        if args.image or getattr(args, "not_images", None):
+            raise UsageError(
+                "--words searches exact words, not pictures", "drop --words to search by a picture"
+            )
+        if getattr(args, "meaning_only", False):
+            raise UsageError("--words and --meaning-only exclude each other", "choose one")
     for flag in ("image", "not_images"):
         given = getattr(args, flag, None)
         if given:
