@@ -515,13 +515,14 @@ def _run(args: argparse.Namespace) -> int:
         return COMMANDS[args.command](lib, args)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, ask_server: bool = True) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from .serve import fast_path
+    if ask_server:  # engine.launch asked already
+        from .serve import fast_path
 
-    answered = fast_path(argv)  # a search the running app or watcher answers, warm
-    if answered is not None:
-        return answered
+        answered = fast_path(argv)  # a search the running app or watcher answers, warm
+        if answered is not None:
+            return answered
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

@@ -85,6 +85,14 @@ def bench_cli(model_dir: Path, device: str, plan: Plan, work: Path) -> dict[str,
         folder = lib.store.add_folder(str(work / "cli-photos"))
         vectors, _ = synthetic_vectors(items, 1, seed=9)
         _fill(lib.store, vectors, first_id=1, folder_ids=[folder])
+        # what an index run leaves for readers: the text tower's calibration probes (the
+        # pictures' background comes from the library's own 100k photos)
+        from .. import probes
+
+        embedder = lib.embedder
+        lib.store.set_probes(
+            probes.model_key(embedder), {"text": probes.embed_text_probes(embedder)}
+        )
     env = _env(data, model_dir)
     py = [sys.executable]
     name = f"IMG_{items // 2:08d}"

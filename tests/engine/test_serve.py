@@ -110,3 +110,23 @@ def test_output_of_other_threads_is_not_captured(capsys: pytest.CaptureFixture[s
         print("mine")
     assert out.getvalue() == "mine\n"
     assert "from elsewhere" in capsys.readouterr().out
+
+
+def test_the_console_entry_asks_the_server_before_loading_the_cli(
+    watching: Library, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "LANTERNA_DATA_DIR": str(tmp_path / "data"),
+        "LANTERNA_MODEL_DIR": str(tmp_path / "no-model-here"),
+    }
+    code = (
+        "import sys\nfrom engine.launch import main\nrc = main(['search', 'ciel bleu', '-k', '1'])\n"
+        "print('LOADED', [m for m in sys.modules if m in ('engine.cli', 'engine.library', "
+        "'argparse', 'numpy', 'apsw')])\nsys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "blue.jpg" in proc.stdout and "LOADED []" in proc.stdout, proc.stdout
