@@ -40,6 +40,9 @@ from .store import GONE, PENDING, STALE, WRITTEN, FileRow, Indexed, ItemVector, 
 log = logging.getLogger(__name__)
 
 READ_IN_MEMORY = 64 * 1024 * 1024  # larger files are hashed and decoded from disk
+# A pause (the user's, or the policy's: on battery, a busy machine) can last hours: the vision
+# tower's memory goes back once it has waited this long, and loads again when indexing goes on.
+RELEASE_VISION_PAUSED_S = 60.0
 BUSY_ROUNDS = 3
 BUSY_WAIT_S = 1.0
 
@@ -182,6 +185,7 @@ class Indexer:
         self.workers = workers or default_workers()
         self._batch_size = batch_size
         self._pool = pool
+        self.release_vision_paused_s = RELEASE_VISION_PAUSED_S
 
     @property
     def embedder(self) -> Embedder:
@@ -318,8 +322,7 @@ class Indexer:
                     else:
                         self._settle(outcome, stats, again)
                     if pause is not None:
-                        while pause.is_set() and not cancel.is_set():
-                            time.sleep(0.1)
+                        self._wait_while_paused(pause, cancel)
                     total = max(total, stats.done + len(queue) + len(batch))
                     report()
                 if batch and not cancel.is_set():
@@ -340,6 +343,14 @@ class Indexer:
         stats.busy = len(again)
         report()
         return stats
+
+    def _wait_while_paused(self, pause: threading.Event, cancel: threading.Event) -> None:
+        """Wait out a pause; a long one gives the vision tower's memory back meanwhile."""
+        while pause.is_set() and not cancel.is_set():
+            embedder = self._embedder
+            if isinstance(embedder, Embedder):
+                embedder.release_vision_if_idle(self.release_vision_paused_s)
+            cancel.wait(0.1)
 
     def _refreshed(self, rows: list[FileRow]) -> list[FileRow]:
         """The current rows of files to read again (a scan or the watcher may have changed

@@ -158,6 +158,46 @@ def test_indexing_waits_on_battery_and_goes_on_when_plugged_in(
     assert not worker.is_alive() and result["embedded"] == len(COLOURS)
 
 
+def test_a_long_pause_gives_the_vision_tower_back(
+    library: Library, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine import indexer
+
+    monkeypatch.setattr(indexer, "RELEASE_VISION_PAUSED_S", 0.3)
+    _dated_photos(photos)
+    library.add_folders([photos])
+    library.scan()
+    machine = Machine()
+    gate = PolicyPause(Policy(), conditions=machine, check_every=0)
+    result: dict[str, int] = {}
+    unplugged = threading.Event()
+
+    def unplug_after_the_first(p: Progress) -> None:
+        if p.embedded >= 1 and not unplugged.is_set():
+            unplugged.set()
+            machine.battery = True
+
+    def run() -> None:
+        report = library.embed_pending(pause=gate, progress=unplug_after_the_first)  # type: ignore[arg-type]
+        result["embedded"] = report.embedded
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (
+        machine.battery and library._embedder is not None and not library.embedder.vision_loaded
+    ):
+        time.sleep(0.05)
+    paused_at = library.store.counts()["indexed"]
+    assert machine.battery and not library.embedder.vision_loaded  # released while it waits
+    assert library.embedder._text is None or library.search(Query(text="red"))  # queries go on
+    assert paused_at < len(COLOURS)
+    machine.battery = False  # plugged in: the tower loads again and indexing finishes
+    worker.join(30)
+    assert not worker.is_alive() and result["embedded"] == len(COLOURS)
+    assert library.embedder.vision_loaded
+
+
 def test_real_probes_answer_or_say_they_cannot() -> None:
     c = Conditions()
     assert c.on_battery() in (True, False, None)
