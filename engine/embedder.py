@@ -276,6 +276,7 @@ class Embedder:
         self._lock = threading.Lock()
         self._text: ort.InferenceSession | None = None
         self._vision: ort.InferenceSession | None = None
+        self._vision_nice: int | None = None  # the priority its threads were made at (Linux)
         self._tokenizer: Tokenizer | None = None
         self._text_inputs: set[str] = set()
         self._chunker: Tokenizer | None = None
@@ -482,12 +483,24 @@ class Embedder:
             return self._text, self._tokenizer
 
     def _ensure_vision(self) -> ort.InferenceSession:
+        from .schedule import thread_niceness
+
+        nice = thread_niceness()
         with self._lock:
+            made_at = self._vision_nice
+            lowered = nice is not None and made_at is not None and nice > made_at
+            if self._vision is not None and lowered:
+                # Indexing (a lowered thread) meets a session that a query made: its threads,
+                # made with the session, run at the query's priority. Make them again from here,
+                # so that indexing yields to the desktop (a query then shares the lowered ones).
+                log.info("the vision tower is loaded again at the indexing thread's priority")
+                self._vision = None
             if self._vision is None:
                 session = self._session(self.model.vision_file, "vision")
                 if "pixel_values" not in {i.name for i in session.get_inputs()}:
                     raise ModelError("the vision tower has no input named pixel_values")
                 self._vision = session
+                self._vision_nice = nice
             return self._vision
 
     def _texts_differ(self, session: ort.InferenceSession) -> bool:

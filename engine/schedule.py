@@ -320,6 +320,16 @@ class PolicyPause:
         return None
 
 
+def thread_niceness() -> int | None:
+    """The calling thread's nice value where threads have their own (Linux), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    except OSError:
+        return None
+
+
 def lower_priority() -> bool:
     """Run the calling thread below normal priority; threads it starts later inherit that.
 

@@ -242,3 +242,44 @@ def test_vision_tower_unloads_when_idle_and_text_stays(toy_model: Path) -> None:
         assert emb.vision_loaded
     finally:
         emb.close()
+
+
+def _thread_nice() -> dict[int, int]:
+    out = {}
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[int(task)] = int(fields[16])  # field 19 of stat: nice
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_indexing_remakes_a_vision_tower_that_a_query_made(toy_model: Path) -> None:
+    import numpy as np
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if base >= 10:
+        pytest.skip("the tests already run at nice 10: nothing lower to see")
+    emb = Embedder(load(toy_model), device="cpu", threads=2)  # one pool thread besides the caller
+    pixels = np.zeros((1, 3, emb.model.vision.image_size, emb.model.vision.image_size), np.float32)
+    try:
+        before = set(_thread_nice())
+        emb.embed_pixels(pixels)  # a query from a normal thread makes the session
+        query_session = emb._vision
+        made = {t: n for t, n in _thread_nice().items() if t not in before}
+        assert made and all(n == base for n in made.values())
+
+        def index() -> None:
+            assert lower_priority()
+            emb.embed_pixels(pixels)
+
+        worker = threading.Thread(target=index)
+        worker.start()
+        worker.join()
+        assert emb._vision is not query_session  # made again, from the lowered thread
+        remade = {t: n for t, n in _thread_nice().items() if t not in before and t not in made}
+        assert remade and all(n >= 10 for n in remade.values()), remade  # its threads: lowered
+        emb.embed_pixels(pixels)  # a query now shares the lowered session: nothing reloads
+        assert emb._vision_nice is not None and emb._vision_nice >= 10
+    finally:
+        emb.close()
