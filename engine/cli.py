@@ -173,6 +173,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+STAGES = {"text": "reading text", "calibrate": "preparing search"}  # else the command's own
+
+
 class _Bar:
     """A tqdm progress bar on stderr (silent when stderr is not a terminal).
 
@@ -193,9 +196,9 @@ class _Bar:
         if not self._running or p.done < self.bar.n:  # a new run: reset the clock
             self.bar.reset(total=p.total)
             self._running = True
-        self.bar.set_description(
-            "reading text" if getattr(p, "stage", "index") == "text" else self.desc, refresh=False
-        )
+        stage = getattr(p, "stage", "index")
+        self.bar.set_description(STAGES.get(stage, self.desc), refresh=False)
+        self.bar.unit = "probe" if stage == "calibrate" else "file"
         self.bar.total = p.total
         self.bar.n = p.done
         self.bar.set_postfix(errors=p.errors, refresh=False)

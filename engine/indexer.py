@@ -55,7 +55,8 @@ class Progress:
     embedded: int
     path: str | None
     elapsed: float
-    stage: str = "index"  # "index": vectors of new files; "text": reading text in pictures
+    stage: str = "index"  # "index": vectors of new files; "text": reading text in pictures;
+    # "calibrate": the model's calibration probes, once per model (engine.search)
 
     @property
     def eta(self) -> float | None:

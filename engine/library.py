@@ -486,7 +486,9 @@ class Library:
                 embedder = self.embedder
                 self._adopt_identity(embedder.model)
                 with self._index_lock:
-                    self.searcher().ensure_probes()
+                    if not self._calibrate(stop, progress):
+                        run.cancelled = True
+                        return run
                     indexer = Indexer(
                         self.store, embedder, workers=self.workers, pool=self._decode_pool()
                     )
@@ -494,6 +496,23 @@ class Library:
             if not run.cancelled and not stop.is_set():
                 run.ocr_files = self.read_text(cancel=stop, pause=pause, progress=progress).files
             return run
+
+    def _calibrate(
+        self, stop: threading.Event, progress: Callable[[Progress], None] | None
+    ) -> bool:
+        """The calibration probes of this model, stored once (the picture probes take about a
+        minute with the real tower on a CPU: shown as a stage, and cancellable)."""
+        from .indexer import Progress
+
+        started = time.monotonic()
+
+        def each(done: int, total: int) -> bool:
+            if progress is not None:
+                elapsed = time.monotonic() - started
+                progress(Progress(done, total, 0, 0, None, elapsed, stage="calibrate"))
+            return not stop.is_set()
+
+        return self.searcher().ensure_probes(each)
 
     # -- text in pictures (OCR) --------------------------------------------------------------
 

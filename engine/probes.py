@@ -11,6 +11,7 @@ own photos.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -91,10 +92,19 @@ def embed_text_probes(embedder: Embedder) -> npt.NDArray[np.float32]:
     return embedder.embed_texts(list(TEXT_PROBES), count=False)
 
 
-def embed_image_probes(embedder: Embedder) -> npt.NDArray[np.float32]:
+def embed_image_probes(
+    embedder: Embedder, each: Callable[[int, int], bool] | None = None
+) -> npt.NDArray[np.float32] | None:
+    """The picture probes, one at a time (seconds each for the real tower on a CPU); ``each``
+    hears (done, total) after each and may return False to stop: then None."""
     spec = embedder.model.vision
-    pixels = np.stack([to_tensor(p, spec) for p in image_probes()])
-    return embedder.embed_pixels(pixels, count=False)
+    pictures = image_probes()
+    out = []
+    for i, picture in enumerate(pictures):
+        out.append(embedder.embed_pixels(to_tensor(picture, spec)[None], count=False))
+        if each is not None and not each(i + 1, len(pictures)):
+            return None
+    return np.concatenate(out)
 
 
 def model_key(embedder: Embedder) -> str:

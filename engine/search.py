@@ -19,7 +19,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -231,8 +231,10 @@ class Searcher:
 
     # -- calibration -------------------------------------------------------------------------
 
-    def ensure_probes(self) -> None:
-        """Embed and store the probes of the current model if the index lacks them (writers)."""
+    def ensure_probes(self, each: Callable[[int, int], bool] | None = None) -> bool:
+        """Embed and store the probes of the current model if the index lacks them (writers).
+        ``each`` hears (done, total) per picture probe (seconds each for the real tower on a
+        CPU) and may return False to stop; returns whether the probes are all stored."""
         from . import probes
 
         key = probes.model_key(self.embedder)
@@ -240,13 +242,19 @@ class Searcher:
         missing = {}
         if "text" not in stored:
             missing["text"] = probes.embed_text_probes(self.embedder)
+        complete = True
         if "image" not in stored:
-            missing["image"] = probes.embed_image_probes(self.embedder)
+            pictures = probes.embed_image_probes(self.embedder, each)
+            if pictures is None:
+                complete = False
+            else:
+                missing["image"] = pictures
         if missing:
             self.store.set_probes(key, missing)
             log.info("calibration probes stored for %s", key)
         with self._lock:
             self._probes = None
+        return complete
 
     def _probe_vectors(self, item_type: str) -> npt.NDArray[np.float32]:
         import numpy as np
@@ -265,6 +273,7 @@ class Searcher:
             vectors = probes.embed_text_probes(self.embedder)
         elif len(self._sample("image")) < 32:
             vectors = probes.embed_image_probes(self.embedder)
+            assert vectors is not None  # nothing asked it to stop
         else:
             vectors = np.zeros((0, STORED_DIMS), dtype=np.float32)
         with self._lock:

@@ -132,6 +132,8 @@ class IndexStatus(QWidget):
             self.show_progress(self.bar.value(), self.bar.maximum(), 0, None, self._stage)
 
     def _progress_text(self, done: int, total: int, stage: str) -> str:
+        if stage == "calibrate":  # once per model, before its first photos
+            return f"Preparing search for this model… {done} of {total}"
         of = f"{count(done, 'file')} of {total:,}".replace(",", "\u2009")
         reading = stage == "text"
         if self.pause.isChecked():
@@ -148,6 +150,12 @@ class IndexStatus(QWidget):
         self._stage = stage
         self.bar.setMaximum(max(total, 1))
         self.bar.setValue(min(done, max(total, 1)))
+        if stage == "calibrate":  # not files: no rate, no time left from it
+            self._set_indexing(True)
+            self.counts.setText(self._progress_text(done, total, stage))
+            self.counts.setToolTip("")
+            self.eta.setText("")
+            return
         self.meter.update(done)
         self._remaining = max(0, total - done)
         if not finished:

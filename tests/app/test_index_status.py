@@ -34,6 +34,22 @@ def test_eta_from_the_measured_rate_and_newest_first(qtbot: Any) -> None:
     assert "newest" in status.bar.toolTip()
 
 
+def test_calibration_is_a_stage_of_its_own_and_no_rate(qtbot: Any) -> None:
+    status = IndexStatus()
+    qtbot.addWidget(status)
+    clock = Clock()
+    status.meter = RateMeter(clock=clock)
+    status.show_progress(3, 16, 0, None, "calibrate")
+    assert status.counts.text() == "Preparing search for this model… 3 of 16"
+    assert status.eta.text() == "" and status.bar.value() == 3 and status.bar.maximum() == 16
+    clock.now = 60.0
+    status.show_progress(16, 16, 0, None, "calibrate")
+    clock.now = 61.0
+    status.show_progress(0, 500, 0, None)  # the photos: their rate starts from nothing
+    assert status.eta.text() == "estimating the time left…"
+    assert status.counts.text() == "Indexing… 0 files of 500, newest first"
+
+
 def test_pause_reason_is_shown_and_the_wait_is_not_counted(qtbot: Any) -> None:
     status = IndexStatus()
     qtbot.addWidget(status)

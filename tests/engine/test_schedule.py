@@ -283,3 +283,37 @@ def test_indexing_remakes_a_vision_tower_that_a_query_made(toy_model: Path) -> N
         assert emb._vision_nice is not None and emb._vision_nice >= 10
     finally:
         emb.close()
+
+
+def test_calibration_probes_are_a_stage_and_can_be_cancelled(
+    library: Library, photos: Path
+) -> None:
+    from engine import probes
+
+    _dated_photos(photos)
+    library.add_folders([photos])
+    library.scan()
+    stop = threading.Event()
+    seen: list[Progress] = []
+
+    def cancel_midway(p: Progress) -> None:
+        seen.append(p)
+        if p.stage == "calibrate" and p.done == 3:
+            stop.set()
+
+    run = library.embed_pending(cancel=stop, progress=cancel_midway)
+    assert run.cancelled and run.embedded == 0
+    assert [p.done for p in seen] == [1, 2, 3] and {p.total for p in seen} == {16}
+    key = probes.model_key(library.embedder)
+    assert "image" not in library.store.probes(key)  # half a set is not stored
+    seen.clear()
+    run = library.embed_pending(progress=seen.append)
+    assert run.embedded == len(COLOURS)
+    stages = [p.stage for p in seen]
+    assert stages[:16] == ["calibrate"] * 16 and set(stages[16:]) <= {"index", "text"}
+    assert len(library.store.probes(key)["image"]) == 16
+    seen.clear()
+    write(photos / "new.jpg", "red", seed=40)
+    library.scan()
+    library.embed_pending(progress=seen.append)
+    assert "calibrate" not in {p.stage for p in seen}  # once per model
