@@ -121,7 +121,8 @@ def test_the_console_entry_asks_the_server_before_loading_the_cli(
         "LANTERNA_MODEL_DIR": str(tmp_path / "no-model-here"),
     }
     code = (
-        "import sys\nfrom engine.launch import main\nrc = main(['search', 'ciel bleu', '-k', '1'])\n"
+        "import sys\nfrom engine.launch import main\n"
+        "rc = main(['search', 'ciel bleu', '-k', '1'])\n"
         "print('LOADED', [m for m in sys.modules if m in ('engine.cli', 'engine.library', "
         "'argparse', 'numpy', 'apsw')])\nsys.exit(rc)"
     )
