@@ -269,12 +269,12 @@ class Searcher:
             return found
         # Not stored yet (no writer has run with this model): text probes are cheap to embed
         # here; picture probes only for a library with too few pictures of its own.
+        vectors: npt.NDArray[np.float32] | None = None
         if item_type == "text":
             vectors = probes.embed_text_probes(self.embedder)
         elif len(self._sample("image")) < 32:
-            vectors = probes.embed_image_probes(self.embedder)
-            assert vectors is not None  # nothing asked it to stop
-        else:
+            vectors = probes.embed_image_probes(self.embedder)  # nothing asks it to stop
+        if vectors is None:
             vectors = np.zeros((0, STORED_DIMS), dtype=np.float32)
         with self._lock:
             if self._probes is not None:  # a writer's ensure_probes() may have reset it meanwhile
