@@ -168,6 +168,10 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# What the progress bar says for each indexing stage but the vectors' ("index").
+STAGES = {"words": "reading words", "text": "reading text"}
+
+
 class _Bar:
     """A tqdm progress bar on stderr (silent when stderr is not a terminal).
 
@@ -188,9 +192,8 @@ class _Bar:
         if not self._running or p.done < self.bar.n:  # a new run: reset the clock
             self.bar.reset(total=p.total)
             self._running = True
-        self.bar.set_description(
-            "reading text" if getattr(p, "stage", "index") == "text" else self.desc, refresh=False
-        )
+        stage = getattr(p, "stage", "index")
+        self.bar.set_description(STAGES.get(stage, self.desc), refresh=False)
         self.bar.total = p.total
         self.bar.n = p.done
         self.bar.set_postfix(errors=p.errors, refresh=False)
@@ -358,6 +361,12 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
     )
     if info.get("retrying"):
         print(f"retrying   {info['retrying']} files that could not be read just now")
+    w = info.get("words") or {}
+    if w.get("searchable") or w.get("pending"):
+        print(
+            f"words      {_plural(w['searchable'], 'document')} found by their words while "
+            f"waiting for vectors, {w['pending']} still to be read"
+        )
     print(f"vectors    {info['vectors']} × {info['dims']} dims")
     if info["model"]:
         m = info["model"]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import db, paths
+from . import db, paths, wordstore
 from . import model as model_folder
 from .documents import INDEXING, close_worker, interrupt_worker
 from .embedder import Embedder
@@ -42,6 +42,7 @@ from .scanner import DEFAULT_EXCLUDES, Changes, Rules, Stat, kind_of, reconcile,
 from .search import Query, Result, Searcher
 from .store import FileRow, Folder, Store
 from .watcher import Batch, Watcher
+from .words import WordsIndexer, WordsRunStats
 
 log = logging.getLogger(__name__)
 
@@ -451,19 +452,40 @@ class Library:
         pause: threading.Event | None = None,
         progress: Callable[[Progress], None] | None = None,
     ) -> RunStats:
-        """Embed what is pending, then read the text in pictures not read yet (when on)."""
+        """Put pending documents' words in the keyword index, embed what is pending, then read
+        the text in pictures not read yet (when on)."""
         with self._activity(cancel) as stop:
             self.store.claim_writer()
             run = RunStats()
+            words = WordsIndexer(self.store)
+            found: list[WordsRunStats] = []
             if self.store.count_pending():
+                # before the model loads: words need no tower
+                with self._index_lock:
+                    found.append(words.run(cancel=stop, pause=pause, progress=progress))
+            if found and found[0].cancelled:
+                run.cancelled = True
+            elif self.store.count_pending():
                 embedder = self.embedder
                 self._adopt_identity(embedder.model)
+
+                def between() -> None:  # documents that arrive during a long run
+                    caught = words.catch_up(stop, pause)
+                    if caught is not None:
+                        found.append(caught)
+
                 with self._index_lock:
                     self.searcher().ensure_probes()
                     indexer = Indexer(
                         self.store, embedder, workers=self.workers, pool=self._decode_pool()
                     )
-                    run = indexer.run(cancel=stop, pause=pause, progress=progress)
+                    run = indexer.run(cancel=stop, pause=pause, progress=progress, between=between)
+            for w in found:  # what the words stage settled counts as done by the run
+                run.words += w.files
+                run.done += w.errors + w.retrying + w.vanished
+                run.errors += w.errors
+                run.retrying += w.retrying
+                run.vanished += w.vanished
             if not run.cancelled and not stop.is_set():
                 run.ocr_files = self.read_text(cancel=stop, pause=pause, progress=progress).files
             return run
@@ -699,7 +721,7 @@ class Library:
                         continue
                     self._wake.clear()
                     run = self.embed_pending(cancel=stop, pause=pause, progress=progress)
-                    if on_indexed is not None and (run.done or run.ocr_files):
+                    if on_indexed is not None and (run.done or run.ocr_files or run.words):
                         on_indexed(run)
                 if not run.cancelled and run.busy:
                     again_at = time.monotonic() + AGAIN_AFTER_S  # still changing: soon
@@ -800,6 +822,11 @@ class Library:
             # how the last (or the running) watch follows the folders, e.g. polling fallbacks
             "watch_notes": list(self.store.setting("watch_notes", [])),
             "ocr": self._ocr_status(),
+            # pending documents found by their words already, and those still to be read
+            "words": {
+                "searchable": wordstore.count_searchable(self.store),
+                "pending": wordstore.count_pending(self.store),
+            },
         }
         if load_model:
             try:
