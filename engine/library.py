@@ -12,6 +12,8 @@ runs; one writer (the process that indexes holds the writer lock from its first 
 cancel what runs and wait for it, the watcher, the decode pool, the model, the OCR and PDF
 reader processes, and last the index.
 
+A document's words go into the keyword index ahead of its vectors (engine.words), the first
+stage of :meth:`Library.embed_pending` and again between the vectors' files, on the same thread.
 Reading text in pictures (OCR) is a stage of :meth:`Library.embed_pending`, after the vectors, on
 the same thread; it uses one worker process (engine.ocr.OcrWorker, "lanterna-ocr") that the
 library starts on first use and stops in :meth:`close`.

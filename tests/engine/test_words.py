@@ -324,3 +324,54 @@ def test_the_words_schema_step_upgrades_an_index_of_the_previous_version(
         assert wordstore.count_searchable(store) == 0
     finally:
         store.close()
+
+
+def test_the_command_line_finds_the_word_and_shows_the_stage(
+    library: Library, photos: Path, toy_model: Path
+) -> None:
+    import io
+    import subprocess
+    import sys
+
+    from tqdm import tqdm
+
+    from engine.cli import _Bar
+    from engine.indexer import Progress
+
+    report, _ = library_with_photos(photos, n=1)
+    library.add_folders([photos])
+    library.scan()
+    WordsIndexer(library.store).run()
+    env = {
+        **os.environ,
+        "LANTERNA_DATA_DIR": str(library.data_dir),
+        "LANTERNA_MODEL_DIR": str(toy_model),
+    }
+
+    def lanterna(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "engine", "--device", "cpu", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    out = lanterna("search", "quokka").splitlines()
+    assert out[0].endswith(f"{report}  p.2  [keyword]")
+    assert "[quokka]" in out[1]
+    status = lanterna("status")
+    assert "words      2 documents found by their words while waiting for vectors" in status
+
+    stream = io.StringIO()
+    bar = _Bar("indexing")
+    bar.bar.close()
+    bar.bar = tqdm(total=0, desc="indexing", unit="file", file=stream, mininterval=0)
+    bar(Progress(1, 2, 0, 1, None, 0.1, stage="words"))
+    assert bar.bar.desc.startswith("reading words") and "reading words" in stream.getvalue()
+    bar(Progress(0, 5, 0, 0, None, 0.1))
+    assert bar.bar.desc.startswith("indexing")
+    bar.close()
