@@ -73,7 +73,7 @@ class WordsRunStats:
     errors: int = 0  # recorded as errors (damaged, encrypted, empty)
     retrying: int = 0  # could not be read just now: tried again later
     vanished: int = 0
-    skipped: int = 0  # changing, or changed since it was read: looked at again later
+    skipped: int = 0  # changed since it was read: looked at again later
     cancelled: bool = False
 
 
@@ -126,13 +126,10 @@ class WordsIndexer:
             while pause is not None and pause.is_set() and not cancel.is_set():
                 time.sleep(0.1)
             if cancel.is_set():
-                stats.cancelled = True
                 break
-            self._read_one(row, stats, cancel)
-            if cancel.is_set():
-                stats.cancelled = True
-                break
+            self._read_one(row, stats, cancel)  # a cancel meanwhile writes nothing of it
             report(row.path)
+        stats.cancelled = cancel.is_set()
         self._checked = time.monotonic()
         return stats
 
@@ -160,13 +157,10 @@ class WordsIndexer:
                 self._failed(row, "not a regular file", stats)
                 return
             found: list[tuple[int, str]] = []
-            for page in pages(path, 0, cancel.is_set):
+            for page in pages(path, 0, cancel.is_set):  # stops early once cancelled
                 found.extend((page.number, p) for p in passages(page.text))
-                if cancel.is_set():
-                    return  # nothing written: it is read again next time
             if cancel.is_set():
-                return
-            after = os.stat(path)
+                return  # nothing written: it is read again next time
         except (FileNotFoundError, NotADirectoryError, FileVanishedError):
             if self.store.forget_vanished(row):
                 stats.vanished += 1
@@ -187,10 +181,7 @@ class WordsIndexer:
                 return  # the reader was stopped under it (quitting): not the file's fault
             self._failed(row, exc.detail, stats, before)
             return
-        read = (before.st_size, before.st_mtime_ns, before.st_ino)
-        if (after.st_size, after.st_mtime_ns, after.st_ino) != read:
-            stats.skipped += 1  # still being written: looked at again later
-            return
+        # written only if the file on disk still has the stat read before its text
         outcome = wordstore.store_words(
             self.store,
             row,

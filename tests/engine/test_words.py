@@ -216,11 +216,40 @@ def test_cancel_in_the_words_stage_stops_before_the_vectors(library: Library, ph
         if getattr(p, "done", 0) >= 1:
             cancel.set()
 
+    stats = WordsIndexer(library.store).run(cancel=cancel, progress=progress)
+    assert stats.cancelled and stats.files == 1
+    assert wordstore.count_pending(library.store) == 1
+    cancel.clear()  # the next run: cancelled once its one document is read
     run = library.embed_pending(cancel=cancel, progress=progress)
     assert run.cancelled and run.words == 1 and run.embedded == 0
     assert library.store.counts()["vectors"] == 0
     assert library.store.count_pending() == 4
-    assert wordstore.count_pending(library.store) == 1  # the other one is read next time
+    assert wordstore.count_searchable(library.store) == 2  # both by their words, no vector
+
+
+def test_a_cancel_in_the_middle_of_a_document_writes_nothing_of_it(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "long"
+    book = make.pdf(folder / "book.pdf", [f"chapter {i} of the saga" for i in range(40)])
+    library.add_folders([folder])
+    library.scan()
+    cancel = threading.Event()
+    real = words.pages
+
+    def cancel_after_a_page(path: str, *args: object):  # type: ignore[no-untyped-def]
+        for page in real(path, *args):  # type: ignore[arg-type]
+            yield page
+            cancel.set()  # as Library.close or Ctrl+C does, from another thread
+
+    monkeypatch.setattr(words, "pages", cancel_after_a_page)
+    stats = WordsIndexer(library.store).run(cancel=cancel)
+    assert stats.cancelled and stats.files == 0
+    assert keyword_hits(library, "saga") == []
+    assert [r.path for r in wordstore.pending(library.store, 10)] == [str(book)]
+    monkeypatch.setattr(words, "pages", real)
+    assert WordsIndexer(library.store).run().files == 1
+    assert len(keyword_hits(library, "saga")) == 1
 
 
 def test_pause_holds_the_words_stage(library: Library, photos: Path) -> None:
@@ -375,3 +404,22 @@ def test_the_command_line_finds_the_word_and_shows_the_stage(
     bar(Progress(0, 5, 0, 0, None, 0.1))
     assert bar.bar.desc.startswith("indexing")
     bar.close()
+
+
+def test_words_are_written_only_for_a_file_still_pending(library: Library, photos: Path) -> None:
+    report, _ = library_with_photos(photos, n=1)
+    library.add_folders([photos])
+    library.scan()
+    library.embed_pending()
+    row = library.store.files_by_path([str(report)])[str(report)]
+    st = report.stat()
+    outcome = wordstore.store_words(
+        library.store,
+        row,
+        [(1, "zebra crossing")],
+        size=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+        inode=st.st_ino,
+    )
+    assert outcome == "gone" and words_rows(library.store, row.id) == (0, 0)
+    assert keyword_hits(library, "zebra") == []
