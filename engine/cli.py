@@ -173,7 +173,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-STAGES = {"text": "reading text", "calibrate": "preparing search"}  # else the command's own
+# What the progress bar says for each indexing stage but the vectors' ("index").
+STAGES = {"words": "reading words", "text": "reading text", "calibrate": "preparing search"}
 
 
 class _Bar:
@@ -367,6 +368,12 @@ def _cmd_status(lib: Any, args: argparse.Namespace) -> int:
     )
     if info.get("retrying"):
         print(f"retrying   {info['retrying']} files that could not be read just now")
+    w = info.get("words") or {}
+    if w.get("searchable") or w.get("pending"):
+        print(
+            f"words      {_plural(w['searchable'], 'document')} found by their words while "
+            f"waiting for vectors, {w['pending']} still to be read"
+        )
     print(f"vectors    {info['vectors']} × {info['dims']} dims")
     if info["model"]:
         m = info["model"]

@@ -55,8 +55,10 @@ class Progress:
     embedded: int
     path: str | None
     elapsed: float
-    stage: str = "index"  # "index": vectors of new files; "text": reading text in pictures;
-    # "calibrate": the model's calibration probes, once per model (engine.search)
+    # "words": documents' text into the keyword index, ahead of the vectors (engine.words);
+    # "calibrate": the model's calibration probes, once per model (engine.search);
+    # "index": vectors of new files; "text": reading text in pictures (engine.ocrindex)
+    stage: str = "index"
 
     @property
     def eta(self) -> float | None:
@@ -77,6 +79,7 @@ class RunStats:
     retrying: int = 0  # could not be read just now; old vectors kept, tried again later
     cancelled: bool = False
     ocr_files: int = 0  # files whose text was read (engine.ocrindex), after the vectors
+    words: int = 0  # documents searchable by their words ahead of their vectors (engine.words)
 
 
 # Outcomes of reading one file --------------------------------------------------------------
@@ -256,12 +259,16 @@ class Indexer:
         cancel: threading.Event | None = None,
         pause: threading.Event | None = None,
         progress: Callable[[Progress], None] | None = None,
+        between: Callable[[], None] | None = None,
     ) -> RunStats:
-        """Embed every pending file; returns when none is left, or when cancelled."""
+        """Embed every pending file; returns when none is left, or when cancelled.
+
+        ``between`` is called on this thread between files, where no document is being read
+        (the words of documents that arrive meanwhile: engine.words)."""
         if self._pool is not None:
-            return self._run(self._pool, cancel, pause, progress)
+            return self._run(self._pool, cancel, pause, progress, between)
         with decode_pool(self.workers) as pool:
-            return self._run(pool, cancel, pause, progress)
+            return self._run(pool, cancel, pause, progress, between)
 
     def _run(
         self,
@@ -269,6 +276,7 @@ class Indexer:
         cancel: threading.Event | None,
         pause: threading.Event | None,
         progress: Callable[[Progress], None] | None,
+        between: Callable[[], None] | None = None,
     ) -> RunStats:
         cancel = cancel or threading.Event()
         stats = RunStats()
@@ -324,6 +332,8 @@ class Indexer:
                         self._settle(outcome, stats, again)
                     if pause is not None:
                         self._wait_while_paused(pause, cancel)
+                    if between is not None:
+                        between()
                     total = max(total, stats.done + len(queue) + len(batch))
                     report()
                 if batch and not cancel.is_set():

@@ -12,6 +12,8 @@ runs; one writer (the process that indexes holds the writer lock from its first 
 cancel what runs and wait for it, the watcher, the decode pool, the model, the OCR and PDF
 reader processes, and last the index.
 
+A document's words go into the keyword index ahead of its vectors (engine.words), the first
+stage of :meth:`Library.embed_pending` and again between the vectors' files, on the same thread.
 Reading text in pictures (OCR) is a stage of :meth:`Library.embed_pending`, after the vectors, on
 the same thread; it uses one worker process (engine.ocr.OcrWorker, "lanterna-ocr") that the
 library starts on first use and stops in :meth:`close`.
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from .ocr import OcrWorker
     from .scanner import Changes, Rules
     from .watcher import Batch, Watcher
+    from .words import WordsRunStats
 
 log = logging.getLogger(__name__)
 
@@ -476,23 +479,47 @@ class Library:
         pause: threading.Event | None = None,
         progress: Callable[[Progress], None] | None = None,
     ) -> RunStats:
-        """Embed what is pending, then read the text in pictures not read yet (when on)."""
+        """Put pending documents' words in the keyword index, embed what is pending, then read
+        the text in pictures not read yet (when on)."""
         from .indexer import Indexer, RunStats
+        from .words import WordsIndexer
 
         with self._activity(cancel) as stop:
             self.store.claim_writer()
             run = RunStats()
+            words = WordsIndexer(self.store)
+            found: list[WordsRunStats] = []
             if self.store.count_pending():
+                # before the model loads: words need no tower
+                with self._index_lock:
+                    found.append(words.run(cancel=stop, pause=pause, progress=progress))
+            if found and found[0].cancelled:
+                run.cancelled = True
+            elif self.store.count_pending():
                 embedder = self.embedder
                 self._adopt_identity(embedder.model)
+
+                def between() -> None:  # documents that arrive during a long run
+                    caught = words.catch_up(stop, pause)
+                    if caught is not None:
+                        found.append(caught)
+
                 with self._index_lock:
                     if not self._calibrate(stop, progress):
                         run.cancelled = True
-                        return run
-                    indexer = Indexer(
-                        self.store, embedder, workers=self.workers, pool=self._decode_pool()
-                    )
-                    run = indexer.run(cancel=stop, pause=pause, progress=progress)
+                    else:
+                        indexer = Indexer(
+                            self.store, embedder, workers=self.workers, pool=self._decode_pool()
+                        )
+                        run = indexer.run(
+                            cancel=stop, pause=pause, progress=progress, between=between
+                        )
+            for w in found:  # what the words stage settled counts as done by the run
+                run.words += w.files
+                run.done += w.errors + w.retrying + w.vanished
+                run.errors += w.errors
+                run.retrying += w.retrying
+                run.vanished += w.vanished
             if not run.cancelled and not stop.is_set():
                 run.ocr_files = self.read_text(cancel=stop, pause=pause, progress=progress).files
             return run
@@ -751,7 +778,7 @@ class Library:
                         continue
                     self._wake.clear()
                     run = self.embed_pending(cancel=stop, pause=pause, progress=progress)
-                    if on_indexed is not None and (run.done or run.ocr_files):
+                    if on_indexed is not None and (run.done or run.ocr_files or run.words):
                         on_indexed(run)
                 if not run.cancelled and run.busy:
                     again_at = time.monotonic() + AGAIN_AFTER_S  # still changing: soon
@@ -829,6 +856,7 @@ class Library:
 
     def _status(self, load_model: bool) -> dict[str, Any]:
         from . import model as model_folder
+        from . import wordstore
 
         counts = self.store.counts()
         meta = self.store.meta()
@@ -860,6 +888,11 @@ class Library:
             # how the last (or the running) watch follows the folders, e.g. polling fallbacks
             "watch_notes": list(self.store.setting("watch_notes", [])),
             "ocr": self._ocr_status(),
+            # pending documents found by their words already, and those still to be read
+            "words": {
+                "searchable": wordstore.count_searchable(self.store),
+                "pending": wordstore.count_pending(self.store),
+            },
         }
         if load_model:
             try:

@@ -214,5 +214,32 @@ def _v7(conn: Any) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(conn: Any) -> None:
+    """Words first (engine.words): a pending document's text enters the keyword index before
+    its vectors, as items with ``source = 'words'`` and no vector; ``words_files`` records the
+    size and mtime of the content they were read from (a document without text has a record
+    and no item). A trigger forgets both as soon as the file's row records another size or
+    mtime, or leaves 'pending' (embedded, unchanged, a copy, failed): whichever code writes
+    that, words of content that is gone never stay, and the embedded passages take over."""
+    conn.execute(
+        """
+        CREATE TABLE words_files(
+            file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            passages INTEGER NOT NULL,
+            read_at REAL NOT NULL
+        );
+        CREATE TRIGGER files_words_stale AFTER UPDATE OF size, mtime_ns, status ON files
+        WHEN new.status <> 'pending' OR new.size IS NOT old.size
+            OR new.mtime_ns IS NOT old.mtime_ns
+        BEGIN
+            DELETE FROM items WHERE file_id = new.id AND source = 'words';
+            DELETE FROM words_files WHERE file_id = new.id;
+        END;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 LATEST = len(MIGRATIONS)

@@ -52,6 +52,10 @@ ERROR = "error"
 # indexed as soon as they are seen.
 NAME_ONLY = "other"
 
+# The source of a pending document's passages written ahead of its vectors (engine.words):
+# keyword search finds them while the file waits; its older passages are not searched then.
+WORDS_FIRST = "words"
+
 # What a commit of indexing results found (see Store.store_indexed).
 WRITTEN = "written"
 STALE = "stale"  # changed since it was read: nothing written, the file stays pending
@@ -1136,7 +1140,8 @@ class Store:
         ``match`` is an FTS5 expression made of ``engine.fts`` terms and phrases. Passages that
         hold more of the query's exact (unstemmed) words come first, then by bm25. File names
         are searched whatever the file's state, so a file whose content cannot be read is still
-        found by its name.
+        found by its name; passages of files not indexed (yet) only when written ahead of the
+        vectors (``WORDS_FIRST``, engine.words).
         """
         if names:
             sql = (
@@ -1149,9 +1154,10 @@ class Store:
             sql = (
                 "SELECT f.id, i.id, i.page, f.path, f.kind, f.taken, f.mtime_ns, bm25(fts_text) "
                 "FROM fts_text JOIN items i ON i.id = fts_text.rowid "
-                "JOIN files f ON f.id = i.file_id WHERE fts_text MATCH ? AND f.status = ?"
+                "JOIN files f ON f.id = i.file_id WHERE fts_text MATCH ? "
+                "AND (f.status = ? OR i.source = ?)"
             )
-            params = [match, INDEXED]
+            params = [match, INDEXED, WORDS_FIRST]
             pool = max(limit * 3, 50)  # re-ordered below: exact forms before stems
         if kind:
             sql += " AND f.kind = ?"

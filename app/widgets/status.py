@@ -22,6 +22,11 @@ NEWEST_FIRST_TIP = (
     "File names can be searched already."
 )
 
+WORDS_FIRST_TIP = (
+    "Documents' words go into the search first, so a word inside a document can be found "
+    "within a minute; their pictures and meaning follow with the photos."
+)
+
 
 def eta_text(seconds: float | None) -> str:
     if seconds is None:
@@ -135,9 +140,11 @@ class IndexStatus(QWidget):
         if stage == "calibrate":  # once per model, before its first photos
             return f"Preparing search for this model… {done} of {total}"
         of = f"{count(done, 'file')} of {total:,}".replace(",", "\u2009")
-        reading = stage == "text"
+        reading = stage in ("text", "words")
         if self.pause.isChecked():
             return f"Paused: {of} {'read' if reading else 'indexed'}"
+        if stage == "words":
+            return f"Reading the words of documents… {of}, newest first"
         if reading:
             return f"Reading text in pictures… {of}"
         return f"Indexing… {of}, newest first"
@@ -161,7 +168,9 @@ class IndexStatus(QWidget):
         if not finished:
             self._set_indexing(True)
             self.counts.setText(self._progress_text(done, total, stage))
-            self.counts.setToolTip(NEWEST_FIRST_TIP if stage != "text" else "")
+            self.counts.setToolTip(
+                {"words": WORDS_FIRST_TIP, "text": ""}.get(stage, NEWEST_FIRST_TIP)
+            )
             self.eta.setText(self._eta_text())
         else:
             self._set_indexing(False)

@@ -89,3 +89,19 @@ def test_window_pauses_on_battery_and_says_so(qtbot: Any, make_window: Any, phot
     assert lib is not None and lib.store.counts()["indexed"] <= 1  # one may be under way
     window.bridge.policy_pause.conditions = Conditions()  # plugged in (no battery here)
     qtbot.waitUntil(lambda: "3 files indexed" in window.index_status.counts.text(), timeout=20_000)
+
+
+def test_the_words_stage_is_shown_with_its_own_words(qtbot: Any) -> None:
+    from app.widgets.status import NEWEST_FIRST_TIP, WORDS_FIRST_TIP
+
+    status = IndexStatus()
+    qtbot.addWidget(status)
+    status.show_progress(1, 4, 0, None, "words")
+    assert status.counts.text() == "Reading the words of documents… 1 file of 4, newest first"
+    assert status.counts.toolTip() == WORDS_FIRST_TIP and status.bar.isVisible() is not None
+    status.pause.setChecked(True)
+    assert status.counts.text() == "Paused: 1 file of 4 read"
+    status.pause.setChecked(False)
+    status.show_progress(2, 9, 0, None)  # then the vectors
+    assert status.counts.text().startswith("Indexing… 2 files of 9")
+    assert status.counts.toolTip() == NEWEST_FIRST_TIP
