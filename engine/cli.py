@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__, validate
-from .errors import DecodeError, LanternaError
+from .errors import DecodeError, LanternaError, ModelError
 from .paths import display, json_text
 
 log = logging.getLogger("lanterna")
@@ -330,6 +330,11 @@ def _cmd_search(lib: Any, args: argparse.Namespace) -> int:
         results = lib.search(query)
     except DecodeError as exc:
         raise validate.name_the_image(exc, [*images, *not_images], lib) from exc
+    except ModelError as exc:  # no model, or a broken one: words can still be found
+        if images or not_images:
+            raise
+        hint = "; meanwhile `--words` finds exact words without the model"
+        raise ModelError(exc.detail, (exc.hint + hint) if exc.hint else hint[2:]) from exc
     if args.json:
         print(json_text([{**r.as_json(), "path": r.path} for r in results]))
         return 0

@@ -151,6 +151,7 @@ def test_cli_words_load_nothing_heavy(indexed: Path, tmp_path: Path) -> None:
     proc = _cli(["search", "tarpaulin"], env)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "no model folder" in proc.stderr.splitlines()[0]
+    assert "--words" in proc.stderr.splitlines()[1]  # and how to find words meanwhile
 
 
 def test_cli_words_refuse_an_image_and_nothing_to_match(indexed: Path, tmp_path: Path) -> None:
