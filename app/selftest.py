@@ -450,6 +450,7 @@ def _run(data_dir: str | None, model_dir: str | None, device: str, report: _Repo
             report("provider", f"{provider} — {emb.provider_note or 'ok'}")
             for n, line in enumerate(cuda_report()):
                 report("cuda" if n == 0 else "", line)
+            report("ocr", _ocr_line())
             try:
                 _index_and_query(lib, scratch / "samples", query_image, Query, report)
             finally:
@@ -458,6 +459,18 @@ def _run(data_dir: str | None, model_dir: str | None, device: str, report: _Repo
                         lib.remove_folders([str(scratch / "samples")])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _ocr_line() -> str:
+    """Whether text in pictures can be read; a bundle that cannot has left its models out."""
+    from engine import ocr
+
+    problem = ocr.available()
+    if problem is None:
+        return f"text in pictures: models in {ocr.models_dir()}"
+    if frozen():
+        raise SelfTestError(f"the bundle cannot read text in pictures: {problem}")
+    return f"text in pictures is not read here: {problem}"
 
 
 def _index_and_query(

@@ -17,7 +17,8 @@ def test_passes_with_the_toy_model(
     assert out.rstrip().endswith("self-test passed")
     assert err == ""
     labels = {line[:12].strip() for line in out.splitlines()}
-    for label in ("onnxruntime", "sqlite", "pdfium", "qt", "index", "model", "provider", "cuda"):
+    labels_wanted = ("onnxruntime", "sqlite", "pdfium", "qt", "index", "model", "provider", "cuda")
+    for label in (*labels_wanted, "ocr"):
         assert label in labels, f"no {label!r} line in:\n{out}"
     assert "provider    CPUExecutionProvider" in out
     assert f"text query  'red': {selftest.EXPECTED} first" in out
@@ -93,6 +94,24 @@ def test_the_sample_pdf_reads_back(tmp_path: Path) -> None:
         assert pixel[0] > 200 and pixel[2] < 100
     finally:
         doc.close()
+
+
+def test_a_bundle_without_the_ocr_models_fails(
+    tmp_path: Path,
+    toy_model: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import rapidocr
+
+    # a bundle whose rapidocr package came without its models folder
+    empty = tmp_path / "bundle" / "rapidocr"
+    (empty / "models").mkdir(parents=True)
+    monkeypatch.setattr(rapidocr, "__file__", str(empty / "__init__.py"))
+    monkeypatch.setattr(selftest, "frozen", lambda: True)
+    assert selftest.run(str(tmp_path / "data"), str(toy_model), device="cpu") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("self-test failed: the bundle cannot read text in pictures")
 
 
 def test_cuda_report_names_every_library() -> None:
