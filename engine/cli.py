@@ -277,6 +277,11 @@ def _cmd_index(lib: Any, args: argparse.Namespace) -> int:
         f"{r.embedded} embedded, {_plural(r.duplicates, 'copy').replace('copys', 'copies')}, "
         f"{r.unchanged} unchanged, {_plural(r.errors, 'error')}"
         + (", cancelled" if r.cancelled else "")
+        + (
+            f" ({_plural(r.words, 'document')} searchable by their words meanwhile)"
+            if r.cancelled and r.words
+            else ""
+        )
     )
     for path, problem in report.problems:
         print(f"warning: {display(path)}: {problem}", file=sys.stderr)
