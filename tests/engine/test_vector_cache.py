@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import store as store_module
+from engine import store_vectors as store_module
 from engine.library import Library
 from engine.search import Query
 from tests.images import write
