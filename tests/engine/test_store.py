@@ -99,3 +99,30 @@ def test_absorbing_a_nested_folder_keeps_vectors(tmp_path: Path) -> None:
     assert store.knn(unit(1), 1, folder_ids=[parent])[0][0] == row.id
     assert store.knn(unit(1), 1, folder_ids=[child]) == []
     store.close()
+
+
+def test_a_change_recorded_meanwhile_wins_over_a_stale_outcome(tmp_path: Path) -> None:
+    """Read at one stat, the scanner or watcher records a newer one before the outcome is
+    written: a retry, a vanished file, an error or vectors of the old read are not written."""
+    store = Store(tmp_path / "index.db")
+    folder = store.add_folder(str(tmp_path))
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"x" * 10)
+    store.add_files([(folder, str(photo), 10, 1, "image")])
+    read = store.pending(10)[0]  # what the indexer read: size 10, mtime 1
+    store.mark_changed([(read.id, 20, 2)])  # then a newer change was seen
+    assert store.mark_retry(read, "permission denied") == "stale"
+    assert store.forget_vanished(read) is False
+    assert store.mark_error(read, "damaged", size=10, mtime_ns=1) == "stale"
+    outcome = store.store_indexed(
+        [
+            Indexed(
+                file=read, items=[ItemVector(1, "image", unit(1))], digest="h", size=10, mtime_ns=1
+            )
+        ]
+    )
+    assert outcome == ["stale"]
+    row = store.files_by_path([str(photo)])[str(photo)]
+    assert (row.status, row.size, row.mtime_ns, row.error) == ("pending", 20, 2, None)
+    assert store.counts()["vectors"] == 0 and store.next_retry() is None
+    store.close()
