@@ -252,6 +252,11 @@ def _cmd_folders(lib: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_words_hint(exc: ModelError, meanwhile: str) -> ModelError:
+    hint = f"{exc.hint}; meanwhile {meanwhile}" if exc.hint else f"meanwhile {meanwhile}"
+    return ModelError(exc.detail, hint)
+
+
 def _cmd_index(lib: Any, args: argparse.Namespace) -> int:
     if args.paths:
         lib.add_folders(args.paths)
@@ -269,6 +274,10 @@ def _cmd_index(lib: Any, args: argparse.Namespace) -> int:
     bar = _Bar("indexing")
     try:
         report = lib.index(args.paths or None, cancel=cancel, progress=bar)
+    except ModelError as exc:  # the scan and the documents' words are in the index already
+        raise _with_words_hint(
+            exc, "names and documents' words are searchable already: `lanterna search --words`"
+        ) from exc
     finally:
         bar.close()
     c, r = report.changes, report.run
@@ -338,8 +347,7 @@ def _cmd_search(lib: Any, args: argparse.Namespace) -> int:
     except ModelError as exc:  # no model, or a broken one: words can still be found
         if images or not_images:
             raise
-        hint = "; meanwhile `--words` finds exact words without the model"
-        raise ModelError(exc.detail, (exc.hint + hint) if exc.hint else hint[2:]) from exc
+        raise _with_words_hint(exc, "`--words` finds exact words without the model") from exc
     if args.json:
         print(json_text([{**r.as_json(), "path": r.path} for r in results]))
         return 0

@@ -163,3 +163,21 @@ def test_cli_words_refuse_an_image_and_nothing_to_match(indexed: Path, tmp_path:
     proc = _cli(["search", "--words", "..."], env)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "no words" in proc.stderr
+
+
+def test_index_without_a_model_leaves_words_to_find(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "plan.txt").write_text("The quokka enclosure opens in May.", encoding="utf-8")
+    env = {
+        **os.environ,
+        "LANTERNA_DATA_DIR": str(tmp_path / "data"),
+        "LANTERNA_MODEL_DIR": str(tmp_path / "no-model-here"),
+    }
+    proc = _cli(["index", str(notes)], env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    first, hint = proc.stderr.strip().splitlines()
+    assert "no model folder" in first
+    assert "searchable already: `lanterna search --words`" in hint
+    found = _cli(["search", "--words", "quokka"], env)
+    assert found.returncode == 0 and "plan.txt" in found.stdout, found.stderr
