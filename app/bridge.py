@@ -30,7 +30,7 @@ from app import model_setup
 from app.models.results import Entry
 from app.qt import Signal
 from app.tasks import InlinePool, Tasks
-from engine.errors import LanternaError, ModelMismatchError
+from engine.errors import LanternaError, ModelError, ModelMismatchError
 from engine.schedule import Policy, PolicyPause, lower_priority
 
 if TYPE_CHECKING:
@@ -129,7 +129,25 @@ def _run_search(lib: Library, req: SearchRequest) -> list[Entry]:
     ):
         results = lib.similar(req.image, replace(_query(req), image=None))
     else:
-        results = lib.search(_query(req))
+        query = _query(req)
+        try:
+            results = lib.search(query)
+        except ModelError as missing:
+            # No model yet (it may be downloading): file names and documents' words are in the
+            # index already, so exact words still find them; by meaning needs the model.
+            if query.image is not None or query.not_images or not query.text:
+                raise
+            try:
+                results = lib.search(replace(query, words_only=True))
+            except LanternaError:
+                raise missing from None
+            if not results:
+                raise
+            return [replace(e, words_only=True) for e in _entries(results)]
+    return _entries(results)
+
+
+def _entries(results: list[Any]) -> list[Entry]:
     return [
         Entry(
             path=r.path,

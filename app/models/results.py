@@ -78,6 +78,7 @@ class Entry:
     source: str | None = None  # "ocr": the text matched was read from the picture
     line: str | None = None  # that text's line that matched
     boxes: tuple[tuple[float, float, float, float], ...] = ()  # where, 0..1 of the picture
+    words_only: bool = False  # found by exact words alone: the model is not there yet
 
     @property
     def strength(self) -> str:

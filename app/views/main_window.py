@@ -709,4 +709,6 @@ def _count_text(req: SearchRequest, entries: list[Entry]) -> str:
     if weak:
         good = n - weak
         return f"{good} good, then {weak}{more} weaker"
+    if any(e.words_only for e in entries):  # no model yet: what holds the words, no more
+        return f"{n}{more} holding these words (by meaning once the model is there)"
     return f"{n}{more} result{'s' if n != 1 else ''}"

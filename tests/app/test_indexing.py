@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
 
-from app.views.main_window import RESULTS, WELCOME
+from app.views.main_window import GRID, RESULTS, WELCOME
 from tests.app.helpers import colours, settle
 from tests.images import write
 
@@ -101,13 +101,26 @@ def test_model_missing_is_explained(
     assert window.banner.isVisible()
     assert "model is missing" in window.banner.text.text()
     assert window.banner.action.text() == "Choose model folder…"
-    qtbot.keyClicks(window.search, "red")
+    qtbot.keyClicks(window.search, "sunset")  # no file holds the word: by meaning only
     settle(window)
     assert window.model.rowCount() == 0
     message = window.message.text()
     assert "needs the model" in message and "File › Get the model…" in message
     # The window's own words, not the command line's hint ("point --model at a folder").
     assert "--model" not in message and "`lanterna" not in message, message
+
+
+def test_without_the_model_exact_words_still_find_files(
+    qtbot: Any, make_window: Any, indexed: Path, tmp_path: Path, picture_library: Any
+) -> None:
+    window = make_window(model_dir=tmp_path / "no-model")
+    qtbot.keyClicks(window.search, "red")  # the photos' names hold it: found by name
+    settle(window)
+    entries = [window.model.entry(i) for i in range(window.model.rowCount())]
+    assert {e.path for e in entries if e} == {str(p) for p in picture_library["red"]}
+    count = window.filters.count.text()
+    assert count.endswith("holding these words (by meaning once the model is there)"), count
+    assert window.results_stack.currentIndex() == GRID
 
 
 def test_choosing_the_model_folder_cures_it(

@@ -79,7 +79,7 @@ def test_a_missing_model_is_explained_in_the_window_s_words(
     qtbot: Any, make_window: Any, indexed: Path, tmp_path: Path
 ) -> None:
     window = make_window(model_dir=tmp_path / "no-model")
-    qtbot.keyClicks(window.search, "red")
+    qtbot.keyClicks(window.search, "sunset")  # in no file's name: needs meaning
     settle(window)
     assert "needs the model" in window.message.text()
     said = _texts(window)
