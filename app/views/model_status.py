@@ -15,8 +15,8 @@ REAL_MODEL = (
     "Lanterna needs the jina-clip-v2 model (about 1.7 GB in fp16; licence CC-BY-NC-4.0, free "
     "for personal, non-commercial use). “Get the model…” downloads it, showing the licence and "
     "the size first, or imports a folder copied from elsewhere; or choose a model folder you "
-    "already have. Folders and files can be added meanwhile; they are indexed as soon as the "
-    "model is there."
+    "already have. Folders and files can be added meanwhile: their names and the words of "
+    "documents can be searched at once, the rest as soon as the model is there."
 )
 
 
