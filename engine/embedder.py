@@ -25,6 +25,7 @@ and L2-normalised, in :func:`truncate_normalise` and nowhere else.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -167,7 +168,7 @@ def accelerator_usable(provider: str, available: Sequence[str]) -> bool:
     if provider not in available or provider in _failed:
         return False
     if provider == CUDA:
-        return cuda_provider_present()
+        return cuda_provider_present() and nvidia_driver_present()
     if provider == DIRECTML:
         return sys.platform == "win32"
     if provider == COREML:
@@ -185,6 +186,24 @@ def cuda_provider_present() -> bool:
     capi = Path(ort.__file__).parent / "capi"
     names = ("libonnxruntime_providers_cuda.so", "onnxruntime_providers_cuda.dll")
     return any((capi / name).exists() for name in names)
+
+
+@functools.cache
+def nvidia_driver_present() -> bool:
+    """Whether NVIDIA's driver library, which the CUDA provider needs before anything else,
+    loads here. Without it a CUDA session cannot start: trying one anyway costs a second full
+    session load (onnxruntime falls back to the CPU inside it), a second or more per tower and
+    process on every machine that has onnxruntime-gpu but no NVIDIA GPU."""
+    import ctypes
+
+    names = ("nvcuda.dll",) if sys.platform == "win32" else ("libcuda.so.1", "libcuda.so")
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
 
 
 def preload_cuda_libraries() -> None:
@@ -294,6 +313,12 @@ class Embedder:
         if self.device != "auto":
             wanted = _DEVICE_PROVIDER[self.device]
             if not accelerator_usable(wanted, available):
+                driverless = wanted == CUDA and wanted in available and cuda_provider_present()
+                if driverless and not nvidia_driver_present():
+                    raise ModelError(
+                        "no NVIDIA GPU driver was found here for the cuda provider",
+                        "install NVIDIA's driver for your GPU, or use --device cpu",
+                    )
                 raise ModelError(
                     f"the {self.device} provider is not available in this onnxruntime"
                     + (" (or failed to start here)" if wanted in _failed else ""),
@@ -461,6 +486,8 @@ class Embedder:
         offered = [p for p in ACCELERATORS if p in ort.get_available_providers()]
         if not offered or (offered == [CUDA] and not cuda_provider_present()):
             return f"{where}: this build of onnxruntime has no GPU support"
+        if offered == [CUDA] and not nvidia_driver_present():
+            return f"{where}: no NVIDIA GPU driver here for the CUDA provider"
         return f"{where}: no usable GPU or NPU for {', '.join(_NAMES[p] for p in offered)}"
 
     def _ensure_text(self) -> tuple[ort.InferenceSession, Tokenizer]:

@@ -106,3 +106,26 @@ def test_the_text_self_test_tells_two_texts_apart(toy_model: Path) -> None:
     emb = Embedder(model, device="cpu")
     session = ort.InferenceSession(str(model.file(model.text.file)), providers=[CPU])
     assert emb._texts_differ(session)
+
+
+def test_without_an_nvidia_driver_cuda_is_not_even_tried(toy_model: Path) -> None:
+    if CUDA not in ort.get_available_providers() or not emb_module.cuda_provider_present():
+        pytest.skip("this onnxruntime has no CUDA provider to skip")
+    if emb_module.nvidia_driver_present():
+        pytest.skip("this machine has NVIDIA's driver: the CUDA provider is tried")
+    opened: list[str] = []
+    emb = Embedder(load(toy_model), device="auto")
+    real_open = emb._open
+
+    def counting(filename: str, provider: str, threads: int) -> ort.InferenceSession:
+        opened.append(provider)
+        return real_open(filename, provider, threads)
+
+    emb._open = counting  # type: ignore[method-assign]
+    emb.embed_query("red")
+    assert opened == [CPU]  # one session: no doomed CUDA start before it
+    assert emb.provider_note.endswith("no NVIDIA GPU driver here for the CUDA provider")
+    asked = Embedder(load(toy_model), device="cuda")
+    with pytest.raises(ModelError) as caught:
+        asked.embed_query("red")
+    assert "no NVIDIA GPU driver" in caught.value.detail and "--device cpu" in caught.value.hint
