@@ -34,7 +34,14 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from .embedder import CPU, CUDA, cuda_provider_present, default_threads, preload_cuda_libraries
+from .embedder import (
+    CPU,
+    CUDA,
+    cuda_provider_present,
+    default_threads,
+    nvidia_driver_present,
+    preload_cuda_libraries,
+)
 from .errors import DecodeError, FileVanishedError, ModelError
 
 if TYPE_CHECKING:
@@ -204,7 +211,8 @@ def _providers(device: str) -> list[str]:
 
     if device == "cpu":
         return [CPU]
-    if CUDA in ort.get_available_providers() and cuda_provider_present():
+    offered = CUDA in ort.get_available_providers() and cuda_provider_present()
+    if offered and nvidia_driver_present():
         return [CUDA, CPU]
     if device == "cuda":
         raise OcrUnavailable(
