@@ -144,15 +144,19 @@ def test_folder_filter(
 
 
 def test_stale_results_are_dropped(qtbot: Any, window: Any) -> None:
-    settle(window)  # the window's own refreshes first: they would supersede the requests below
+    settle(window)
     seen: list[SearchRequest] = []
     window.bridge.search_done.connect(lambda req, _entries: seen.append(req))
-    window.bridge.search(SearchRequest(text="red"))
-    window.bridge.search(SearchRequest(text="blue"))
-    qtbot.waitUntil(lambda: any(r.text == "blue" for r in seen))
-    qtbot.wait(200)
-    # the window's own refreshes (recent files while indexing settles) may come too
-    assert [r.text for r in seen if r.text] == ["blue"]
+    # Typed over before the first answer came: through the window's own path, so that a
+    # refresh of its own (indexing going on) asks for the current query again, never another.
+    window.search.setText("red")
+    window.run_search()
+    window.search.setText("blue")
+    window.run_search()
+    qtbot.waitUntil(lambda: any(r.text == "blue" for r in seen), timeout=15_000)
+    settle(window)
+    assert {r.text for r in seen} == {"blue"}  # red's answer, now stale, never arrived
+    assert window._shown is not None and window._shown.text == "blue"
 
 
 def test_a_refresh_of_the_same_query_keeps_the_place(qtbot: Any, window: Any) -> None:
