@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import db, paths
 from .errors import ConfigError, IndexDamagedError, IndexError_, ModelError, ModelMismatchError
+from .ocrlines import annotate
 from .search import Query, Result, Searcher, needs_model
 from .store import FileRow, Folder, Store
 
@@ -817,12 +818,8 @@ class Library:
         quoted phrases, ``name:``) need no model: they are answered without loading it."""
         try:
             searcher = self.searcher(model=needs_model(query))
-            results = searcher.search(query)
-            if any(r.type == "text" and self.store.ocr_items(r.file_id, r.item) for r in results):
-                from .ocrindex import annotate  # text read from pictures: which line, where
-
-                results = annotate(self.store, results, query.text)
-            return results
+            # text read from pictures: which line, where (engine.ocrlines loads nothing heavy)
+            return annotate(self.store, searcher.search(query), query.text)
         except IndexDamagedError as exc:
             raise self._damaged(exc) from exc
 

@@ -24,7 +24,6 @@ import multiprocessing as mp
 import os
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -43,6 +42,7 @@ from .embedder import (
     preload_cuda_libraries,
 )
 from .errors import DecodeError, FileVanishedError, ModelError
+from .ocrlines import Box, Line
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -72,46 +72,9 @@ MODEL_FILES = {
     "rec": "PP-OCRv6_rec_small.onnx",
 }
 
-Box = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
-
 
 class OcrUnavailable(ModelError):
     title = "Text recognition unavailable"
-
-
-@dataclass(frozen=True)
-class Line:
-    """One line of recognised text; ``box`` is its four corners (clockwise from top left as
-    the text reads) in the picture's pixels."""
-
-    text: str
-    confidence: float
-    box: Box
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "conf": round(self.confidence, 4),
-            "box": [[round(x, 1), round(y, 1)] for x, y in self.box],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Line:
-        pts = data["box"]
-        box: Box = (
-            (float(pts[0][0]), float(pts[0][1])),
-            (float(pts[1][0]), float(pts[1][1])),
-            (float(pts[2][0]), float(pts[2][1])),
-            (float(pts[3][0]), float(pts[3][1])),
-        )
-        return cls(str(data["text"]), float(data["conf"]), box)
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """(left, top, right, bottom) around the box."""
-        xs = [p[0] for p in self.box]
-        ys = [p[1] for p in self.box]
-        return min(xs), min(ys), max(xs), max(ys)
 
 
 @dataclass(frozen=True)
@@ -575,15 +538,3 @@ class OcrWorker:
                 self._proc.join(5)
             self._proc = None
             self._conn = None
-
-
-def best_line(lines: Sequence[Line], words: Sequence[str]) -> Line | None:
-    """The line that holds most of ``words`` (lower-case), else the most confident one."""
-    if not lines:
-        return None
-
-    def hits(line: Line) -> int:
-        low = line.text.lower()
-        return sum(1 for w in words if w and w in low)
-
-    return max(lines, key=lambda line: (hits(line), line.confidence))

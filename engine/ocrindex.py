@@ -21,19 +21,19 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .embedder import Embedder
 from .errors import DecodeError, FileVanishedError
-from .fts import words
 from .indexer import Progress
-from .ocr import Line, OcrWorker, Reading, best_line
+from .ocr import OcrWorker, Reading
+from .ocrlines import Line
 from .scanner import DOCUMENT, IMAGE
 from .store import FileRow, ItemVector, Store
 
 if TYPE_CHECKING:
-    from .search import Result
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +93,6 @@ def boxes_json(reading: Reading, lines: Sequence[Line]) -> str:
         ensure_ascii=False,
         separators=(",", ":"),
     )
-
-
-def lines_of(boxes: str) -> tuple[tuple[int, int], list[Line]]:
-    """The picture size and the lines stored with an OCR passage."""
-    try:
-        data = json.loads(boxes)
-        size = (int(data["size"][0]), int(data["size"][1]))
-        return size, [Line.from_json(x) for x in data["lines"]]
-    except (ValueError, KeyError, TypeError, IndexError):
-        return (0, 0), []
 
 
 class OcrIndexer:
@@ -242,65 +232,3 @@ class OcrIndexer:
                 return
             picture = self._render_page(row.path, page, PAGE_SIDE)
             yield page, self.worker.read_picture(picture)
-
-
-def annotate(store: Store, results: Sequence[Result], text: str) -> list[Result]:
-    """Mark the results that matched text read from their picture: which line, and where.
-
-    A text match on an image, or on a page whose passages came from OCR (only pages without
-    a text layer are read), is a match of text in the picture.
-    """
-    query_words = words(text)
-    out = []
-    for r in results:
-        if r.type != "text":
-            out.append(r)
-            continue
-        items = store.ocr_items(r.file_id, r.item)
-        if not items:
-            out.append(r)
-            continue
-        size = (0, 0)
-        lines: list[Line] = []
-        chosen = [i for i in items if r.snippet and _plain(r.snippet) in i[2]] or items
-        for _, _, _, boxes in chosen:
-            size, found = lines_of(boxes)
-            lines.extend(found)
-        line = best_line(lines, query_words)
-        if line is None or not size[0] or not size[1]:
-            out.append(r)
-            continue
-        # mark the lines that hold as many of the words as the best one does (all of them
-        # where the words are on several lines alike), else the line that matched by meaning
-        most = _hits(line, query_words)
-        marked = [ln for ln in lines if most and _hits(ln, query_words) == most] or [line]
-        out.append(
-            replace(
-                r,
-                source="ocr",
-                line=line.text,
-                boxes=tuple(_normalised(ln, size) for ln in marked),
-            )
-        )
-    return out
-
-
-def _hits(line: Line, query_words: Sequence[str]) -> int:
-    low = line.text.lower()
-    return sum(1 for w in query_words if w in low)
-
-
-def _plain(snippet: str) -> str:
-    """A stored passage's text as a vector hit gives it (keyword snippets are shortened)."""
-    return snippet.strip()
-
-
-def _normalised(line: Line, size: tuple[int, int]) -> tuple[float, float, float, float]:
-    left, top, right, bottom = line.bounds
-    w, h = size
-    return (
-        max(0.0, left / w),
-        max(0.0, top / h),
-        min(1.0, right / w),
-        min(1.0, bottom / h),
-    )

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from engine.errors import DecodeError, FileVanishedError
-from engine.ocr import GATE_SIDE, WORK_SIDE, Line, OcrWorker, Reading, Recognizer, best_line
+from engine.ocr import GATE_SIDE, WORK_SIDE, OcrWorker, Reading, Recognizer
+from engine.ocrlines import Line, best_line
 from tests import ocr_images
 from tests.images import write
 
