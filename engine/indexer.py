@@ -189,7 +189,6 @@ class Indexer:
         self.workers = workers or default_workers()
         self._batch_size = batch_size
         self._pool = pool
-        self.release_vision_paused_s = RELEASE_VISION_PAUSED_S
 
     @property
     def embedder(self) -> Embedder:
@@ -360,7 +359,7 @@ class Indexer:
         while pause.is_set() and not cancel.is_set():
             embedder = self._embedder
             if isinstance(embedder, Embedder):
-                embedder.release_vision_if_idle(self.release_vision_paused_s)
+                embedder.release_vision_if_idle(RELEASE_VISION_PAUSED_S)
             cancel.wait(0.1)
 
     def _refreshed(self, rows: list[FileRow]) -> list[FileRow]:

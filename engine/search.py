@@ -225,10 +225,6 @@ class Searcher:
             raise ConfigError("this search needs the model", "give a model folder (--model DIR)")
         return self._embedder
 
-    @property
-    def has_model(self) -> bool:
-        return self._embedder is not None
-
     # -- calibration -------------------------------------------------------------------------
 
     def ensure_probes(self, each: Callable[[int, int], bool] | None = None) -> bool:
